@@ -1,0 +1,28 @@
+"""postwatch detectors: pure per-event evaluators and window statistics.
+
+Nothing here imports Kafka, Faust or ClickHouse; every function takes text or counts and
+returns plain values, so the same code serves the stream, backfills and notebooks.
+"""
+
+from detectors.evaluate import Signals, evaluate
+from detectors.jailbreak import is_jailbreak, jailbreak_score
+from detectors.pii import PiiMatch, find_pii, pii_kinds, redact
+from detectors.rates import RateTest, benjamini_hochberg, is_finding, rate_test
+from detectors.refusal import is_refusal, refusal_score
+
+__all__ = [
+    "PiiMatch",
+    "RateTest",
+    "Signals",
+    "benjamini_hochberg",
+    "evaluate",
+    "find_pii",
+    "is_finding",
+    "is_jailbreak",
+    "is_refusal",
+    "jailbreak_score",
+    "pii_kinds",
+    "rate_test",
+    "redact",
+    "refusal_score",
+]

@@ -1,0 +1,257 @@
+"""The `postwatch` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from pipeline.config import Config, load_config
+
+
+def _config(ctx: click.Context, **overrides: Any) -> Config:
+    obj = ctx.find_root().obj
+    if obj.get("config_json"):
+        cfg = Config.from_json(Path(obj["config_json"]).read_bytes())
+        return cfg.with_(**{k: v for k, v in overrides.items() if v is not None}).validate()
+    return load_config(obj.get("config_file"), overrides={**obj["overrides"], **overrides})
+
+
+def _running(cfg: Config) -> Config:
+    """For tools that talk to a running `postwatch up` on the embedded broker."""
+    if cfg.broker != "embedded":
+        return cfg
+    path = Path(cfg.state_dir) / "runtime-config.json"
+    if not path.exists():
+        raise click.ClickException(
+            "no running `postwatch up` found (missing "
+            f"{path}); start one or pass --broker kafka://host:port")
+    return Config.from_json(path.read_bytes())
+
+
+@click.group()
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="TOML file with configuration fields (see README).")
+@click.option("--config-json", hidden=True, help="Resolved configuration (set by `up`).")
+@click.option("--broker", help="'embedded' (default) or kafka://host:port[,host:port].")
+@click.option("--clickhouse", help="http(s)://user:pass@host:8123/db; default: embedded chdb.")
+@click.option("--store", help="Embedded chdb store directory (default .postwatch/store).")
+@click.option("--state-dir", help="Runtime files and logs (default .postwatch).")
+@click.option("-v", "--verbose", count=True)
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, config_json: str | None,
+         broker: str | None, clickhouse: str | None, store: str | None,
+         state_dir: str | None, verbose: int) -> None:
+    """postwatch: post-deployment safety monitoring for LLM applications."""
+    logging.basicConfig(level=logging.WARNING - 10 * verbose,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ctx.obj = {"config_file": config_file, "config_json": config_json,
+               "overrides": {"broker": broker, "clickhouse": clickhouse, "store": store,
+                             "state_dir": state_dir}}
+
+
+@main.command()
+@click.option("--workers", type=int, help="Number of Faust worker processes (default 1).")
+@click.pass_context
+def up(ctx: click.Context, workers: int | None) -> None:
+    """Start the broker (embedded), the workers and the sink; Ctrl-C stops everything."""
+    from pipeline.runtime import Supervisor
+
+    cfg = _config(ctx, workers=workers)
+    sup = Supervisor(cfg)
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        running = sup.start()
+        info = sup.wait_sink()
+        click.echo(f"postwatch up: broker {running.broker}, {running.workers} worker(s), sink "
+                   f"-> {running.clickhouse_dsn()}")
+        if info:
+            click.echo(f"query endpoint {info['query_url']} (postwatch query \"SQL\")")
+        click.echo(f"publish to topic '{running.topics.input}'; Ctrl-C to stop")
+        while not stopping:
+            sup.check_alive()
+            time.sleep(0.5)
+    finally:
+        sup.stop()
+        (Path(cfg.state_dir) / "runtime-config.json").unlink(missing_ok=True)
+
+
+@main.command()
+@click.option("--index", type=int, default=0)
+@click.pass_context
+def worker(ctx: click.Context, index: int) -> None:
+    """Run one Faust worker (normally started by `up`)."""
+    from pipeline.app import run_worker
+
+    cfg = _config(ctx)
+    if cfg.broker == "embedded":
+        raise click.ClickException("a worker needs --broker kafka://host:port")
+    run_worker(cfg, index)
+
+
+@main.command()
+@click.pass_context
+def sink(ctx: click.Context) -> None:
+    """Run the ClickHouse sink (normally started by `up`)."""
+    from pipeline.sink import run_sink
+
+    cfg = _config(ctx)
+    if cfg.broker == "embedded":
+        raise click.ClickException("the sink needs --broker kafka://host:port")
+    run_sink(cfg)
+
+
+def _data_dir(data_dir: str | None) -> Path | None:
+    from pipeline.scenario import find_data_dir
+
+    return find_data_dir(data_dir, os.environ)
+
+
+@main.command()
+@click.option("--data-dir", help="Public datasets (default $POSTWATCH_DATA_DIR or ../shared/data).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--minutes", type=int, default=60, show_default=True)
+@click.option("--truth", type=click.Path(dir_okay=False), help="Where to write ground truth.")
+@click.pass_context
+def replay(ctx: click.Context, data_dir: str | None, seed: int, minutes: int,
+           truth: str | None) -> None:
+    """Replay the demo scenario built from the public datasets into a running pipeline."""
+    from pipeline.demo import publish_order
+    from pipeline.publish import publish
+    from pipeline.scenario import build_demo_scenario
+
+    cfg = _running(_config(ctx))
+    now = int(time.time() * 1000)
+    start = now - now % 60_000 - (minutes + 2) * 60_000
+    scen = build_demo_scenario(_data_dir(data_dir), seed=seed, start_ms=start, minutes=minutes,
+                               window_seconds=cfg.window_seconds)
+    truth_path = Path(truth or Path(cfg.state_dir) / "ground_truth.jsonl")
+    truth_path.write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in scen.truth))
+    msgs = publish_order(scen, seed)
+    n = publish(cfg, msgs, total=len(msgs), desc="replaying")
+    click.echo(f"published {n} messages ({scen.source} data); ground truth in {truth_path}")
+
+
+@main.command(name="publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def publish_file(ctx: click.Context, file: str) -> None:
+    """Publish schema-v1 JSON lines from FILE (keyed by deployment_context)."""
+    from pipeline.publish import key_of, publish
+
+    cfg = _running(_config(ctx))
+    with open(file, "rb") as fh:
+        lines = [line.rstrip(b"\r\n") for line in fh if line.strip()]
+    n = publish(cfg, ((key_of(v), v) for v in lines), total=len(lines))
+    click.echo(f"published {n} messages to {cfg.topics.input}")
+
+
+@main.command()
+@click.option("--data-dir", help="Public datasets (default $POSTWATCH_DATA_DIR or ../shared/data).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--minutes", type=int, default=60, show_default=True)
+@click.option("--rate", type=int, default=40, show_default=True,
+              help="Events per context x cohort per minute.")
+@click.option("--workers", type=int)
+@click.option("--summary-json", type=click.Path(dir_okay=False))
+@click.option("--no-progress", is_flag=True)
+@click.pass_context
+def demo(ctx: click.Context, data_dir: str | None, seed: int, minutes: int, rate: int,
+         workers: int | None, summary_json: str | None, no_progress: bool) -> None:
+    """Run the whole pipeline on the demo scenario and print a summary."""
+    from pipeline.demo import DEMO_DEFAULTS, format_summary, run_demo
+
+    obj = ctx.find_root().obj
+    defaults = {k: v for k, v in DEMO_DEFAULTS.items()}
+    if obj["overrides"].get("store") is None:
+        obj["overrides"]["store"] = ".postwatch/demo-store"
+    base = load_config(obj.get("config_file"), overrides={**obj["overrides"], "workers": workers})
+    cfg = base.with_(**{k: v for k, v in defaults.items()
+                        if getattr(base, k) == getattr(Config(), k)})
+    summary = run_demo(cfg, _data_dir(data_dir), seed=seed, minutes=minutes,
+                       per_segment_per_minute=rate, progress=not no_progress)
+    click.echo(format_summary(summary))
+    if summary_json:
+        Path(summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        click.echo(f"summary written to {summary_json}")
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def query(ctx: click.Context, sql: str, fmt: str) -> None:
+    """Run read-only SQL on the store (through the sink while `up` runs)."""
+    from pipeline.query import SinkQuery
+
+    cfg = _config(ctx)
+    try:
+        res = SinkQuery.for_config(cfg).run(sql)
+    except Exception as e:  # noqa: BLE001 - shown to the user
+        raise click.ClickException(str(e).splitlines()[0]) from None
+    if fmt == "json":
+        click.echo(orjson.dumps(res, default=str).decode())
+        return
+    cols = res["columns"]
+    rows = [[str(v) for v in r] for r in res["rows"]]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+@main.group()
+def alerts() -> None:
+    """On-call tools for the anomalies topic."""
+
+
+@alerts.command()
+@click.option("--from-beginning", is_flag=True)
+@click.option("--max", "max_alerts", type=int, default=0, help="Stop after N alerts (0: never).")
+@click.option("--timeout", type=float, default=0.0, help="Stop after N idle seconds (0: never).")
+@click.pass_context
+def tail(ctx: click.Context, from_beginning: bool, max_alerts: int, timeout: float) -> None:
+    """Print alerts from the anomalies topic as JSON lines."""
+    from confluent_kafka import Consumer
+
+    from pipeline.sink import bootstrap
+
+    cfg = _running(_config(ctx))
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap(cfg.broker),
+        "group.id": f"{cfg.app_id}-alerts-tail-{os.getpid()}",
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "enable.auto.commit": False,
+    })
+    consumer.subscribe([cfg.topics.alerts])
+    seen, idle_since = 0, time.monotonic()
+    try:
+        while not (max_alerts and seen >= max_alerts):
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                if timeout and time.monotonic() - idle_since > timeout:
+                    break
+                continue
+            idle_since = time.monotonic()
+            click.echo(msg.value().decode())
+            seen += 1
+    finally:
+        consumer.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

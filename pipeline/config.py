@@ -1,0 +1,168 @@
+"""One typed configuration object, built from defaults < file < environment < CLI flags.
+
+No other module reads the environment: everything that varies by deployment is a field here,
+and processes started by the supervisor receive the resolved object as a JSON file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ENV_PREFIX = "POSTWATCH_"
+
+
+@dataclass(frozen=True)
+class Topics:
+    input: str = "interactions"
+    dlq: str = "interactions.dlq"
+    evaluated: str = "interactions.evaluated"
+    windows: str = "postwatch.windows"
+    drift: str = "postwatch.drift"
+    alerts: str = "anomalies"
+
+    def outputs(self) -> list[str]:
+        """Topics the workers publish and the sink consumes."""
+        return [self.dlq, self.evaluated, self.windows, self.drift, self.alerts]
+
+
+@dataclass(frozen=True)
+class Config:
+    # where things run
+    broker: str = "embedded"  # "embedded" (Tansu started by `postwatch up`) or kafka://host:port[,..]
+    clickhouse: str = ""  # "" = chdb:///<store>; or http(s)://user:pass@host:8123/db
+    store: str = ".postwatch/store"  # embedded chdb store directory
+    state_dir: str = ".postwatch"  # runtime files, worker data dirs, logs
+    database: str = "postwatch"
+    app_id: str = "postwatch"
+    partitions: int = 4
+    workers: int = 1
+    worker_store: str = "memory://"  # Faust table store; rocksdb:// for production
+    # group timeouts (seconds); None = Faust's own defaults. The embedded Tansu needs short ones.
+    broker_session_timeout: float | None = None
+    broker_heartbeat_interval: float | None = None
+    broker_rebalance_timeout: float | None = None
+    # event time
+    window_seconds: int = 60
+    allowed_lateness_seconds: int = 30
+    idle_timeout_seconds: float = 10.0
+    dedup_horizon_seconds: int | None = None  # default: allowed lateness + 1 hour
+    future_tolerance_seconds: int = 86_400
+    # input limits and privacy
+    max_event_bytes: int = 256 * 1024
+    dlq_max_bytes: int = 64 * 1024
+    store_text: str = "redacted"  # none | redacted | full
+    max_text_chars: int = 4_000  # stored excerpt length per text field
+    # segments
+    max_cohorts_per_context: int = 50
+    max_models_per_context: int = 50
+    # judge
+    reference_windows: int = 30
+    min_window_events: int = 20
+    min_reference_events: int = 200
+    fdr_q: float = 0.01
+    min_abs_effect: float = 0.05
+    min_ratio: float = 1.5
+    # worker batching
+    batch_size: int = 500
+    flush_interval_seconds: float = 0.5
+    # sink
+    sink_batch_rows: int = 5_000
+    sink_flush_seconds: float = 0.5
+    query_port: int = 0  # 0 = pick a free loopback port
+    topics: Topics = field(default_factory=Topics)
+
+    # ---- derived -------------------------------------------------------------------------
+    @property
+    def dedup_horizon_ms(self) -> int:
+        h = self.dedup_horizon_seconds
+        if h is None:
+            h = self.allowed_lateness_seconds + 3600
+        return h * 1000
+
+    @property
+    def window_ms(self) -> int:
+        return self.window_seconds * 1000
+
+    @property
+    def lateness_ms(self) -> int:
+        return self.allowed_lateness_seconds * 1000
+
+    def clickhouse_dsn(self) -> str:
+        return self.clickhouse or f"chdb:///{Path(self.store).resolve()}"
+
+    def embedded_store(self) -> bool:
+        return self.clickhouse_dsn().startswith("chdb:")
+
+    def with_(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> Config:
+        if self.store_text not in ("none", "redacted", "full"):
+            raise ValueError(f"store_text must be none, redacted or full, not {self.store_text!r}")
+        if self.window_seconds <= 0 or self.partitions <= 0 or self.workers <= 0:
+            raise ValueError("window_seconds, partitions and workers must be positive")
+        if self.allowed_lateness_seconds < 0:
+            raise ValueError("allowed_lateness_seconds must be >= 0")
+        if not (0 < self.fdr_q < 1):
+            raise ValueError("fdr_q must be in (0, 1)")
+        if self.broker != "embedded" and not self.broker.startswith("kafka://"):
+            raise ValueError(f"broker must be 'embedded' or kafka://host:port, not {self.broker!r}")
+        return self
+
+    # ---- (de)serialisation ---------------------------------------------------------------
+    def to_json(self) -> bytes:
+        return orjson.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Config:
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
+        kwargs = dict(data)
+        if isinstance(kwargs.get("topics"), Mapping):
+            kwargs["topics"] = Topics(**kwargs["topics"])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Config:
+        return cls.from_mapping(orjson.loads(raw))
+
+
+def _coerce(value: str, annotation: str) -> Any:
+    if "None" in annotation and value.lower() in ("", "none", "null"):
+        return None
+    if annotation.startswith("int"):
+        return int(value)
+    if annotation.startswith("float"):
+        return float(value)
+    return value
+
+
+def load_config(
+    file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Defaults, then a TOML file, then POSTWATCH_* environment variables, then overrides."""
+    data: dict[str, Any] = {}
+    if file:
+        with open(file, "rb") as fh:
+            data.update(tomllib.load(fh))
+    env = os.environ if env is None else env
+    for f in fields(Config):
+        key = ENV_PREFIX + f.name.upper()
+        if f.name != "topics" and key in env:
+            data[f.name] = _coerce(env[key], str(f.type))
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            data[k] = v
+    return Config.from_mapping(data).validate()

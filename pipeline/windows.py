@@ -1,0 +1,500 @@
+"""Per-partition window state: the pure core of the worker (no Faust, no Kafka).
+
+A worker hands :func:`process` the messages of one source partition in offset order. The
+state lives in a key/value store (a Faust table in production, a dict in tests) under three
+kinds of key, all on the source partition:
+
+* ``meta`` (one per partition): applied offset, watermark, closing frontier, tracked
+  cohorts/models per context, segments with open windows, counters;
+* ``seg`` (one per segment): open window aggregates, the trailing reference history, and
+  the source offset up to which this value already includes every event of the segment;
+* ``dedup`` (one per partition and event-time minute): event ids seen, with the offset at
+  which each was first applied.
+
+Exactly-once effect: every value carries the source offset it has applied, written in the same
+value as the aggregates, so a replay after a crash skips what each value already holds, even
+when only some of a batch's writes reached the changelog. Windows close when the partition's
+watermark passes ``window end + allowed lateness`` (checked after every event, so the result
+does not depend on batch boundaries) or when an idle tick arrives for a silent partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from detectors.evaluate import evaluate
+from detectors.pii import redact
+from detectors.rates import RateTest, benjamini_hochberg, is_finding, rate_test
+from pipeline.config import Config
+from pipeline.validate import Interaction, Rejection, check_time, decode
+
+ALL = "*"
+OTHER = "__other__"
+SEP = "\x1f"
+FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error")
+RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
+SAMPLE_IDS = 5
+CONTROL_HEADER = "postwatch-control"
+
+Segment = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    offset: int
+    value: bytes
+    control: bool = False
+
+
+@dataclass
+class Outputs:
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    evaluated: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def meta_key(partition: int) -> str:
+    return f"meta{SEP}{partition}"
+
+
+def seg_key(seg: Segment) -> str:
+    return "seg" + SEP + SEP.join(seg)
+
+
+def dedup_key(partition: int, minute: int) -> str:
+    return f"dedup{SEP}{partition}{SEP}{minute}"
+
+
+def level_of(seg: Segment) -> str:
+    return "context" if seg[1] == ALL else ("cohort" if seg[2] == ALL else "model")
+
+
+def parent_of(seg: Segment) -> Segment | None:
+    ctx, cohort, model = seg
+    if model != ALL:
+        return (ctx, cohort, ALL)
+    if cohort != ALL:
+        return (ctx, ALL, ALL)
+    return None
+
+
+def segments_for(ctx: str, cohort: str, model: str) -> tuple[Segment, Segment, Segment]:
+    return ((ctx, ALL, ALL), (ctx, cohort, ALL), (ctx, cohort, model))
+
+
+def new_meta() -> dict[str, Any]:
+    return {
+        "applied": -1,
+        "watermark": None,
+        "closed_before": None,
+        "last_data_offset": -1,
+        "tracked": {},
+        "open": [],
+        "dedup_minutes": [],
+        "counts": {"valid": 0, "dead": 0, "duplicate": 0, "late": 0, "overflow": 0},
+    }
+
+
+def new_segment() -> dict[str, Any]:
+    return {"applied": -1, "windows": {}, "history": [], "late_pending": 0}
+
+
+def new_agg(ts: int) -> dict[str, Any]:
+    agg: dict[str, Any] = {f: 0 for f in FLAGS}
+    agg.update(
+        n=0, in_chars=0, out_chars=0, in_tokens=0, out_tokens=0,
+        lat_sum=0.0, lat_n=0, lat_max=0.0, first=ts, last=ts, overflow=0,
+        samples={f: [] for f in FLAGS},
+    )
+    return agg
+
+
+def _add(agg: dict[str, Any], ev: Interaction, flags: Mapping[str, bool], chars: tuple[int, int],
+         overflow: bool) -> None:
+    agg["n"] += 1
+    for f in FLAGS:
+        if flags[f]:
+            agg[f] += 1
+            if len(agg["samples"][f]) < SAMPLE_IDS:
+                agg["samples"][f].append(ev.event_id)
+    agg["in_chars"] += chars[0]
+    agg["out_chars"] += chars[1]
+    agg["in_tokens"] += ev.input_tokens or 0
+    agg["out_tokens"] += ev.output_tokens or 0
+    if ev.latency_ms is not None:
+        agg["lat_sum"] += ev.latency_ms
+        agg["lat_n"] += 1
+        agg["lat_max"] = max(agg["lat_max"], ev.latency_ms)
+    agg["first"] = min(agg["first"], ev.ts_ms)
+    agg["last"] = max(agg["last"], ev.ts_ms)
+    agg["overflow"] += int(overflow)
+
+
+def stable_id(*parts: Any) -> str:
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
+
+
+class Processor:
+    """Applies one partition's messages to the state store and collects the outputs.
+
+    ``get(key)`` returns a stored value or ``None``; after :meth:`process` the dirty values
+    are in :attr:`writes` (key -> value) and must be written together with the source
+    offsets being acknowledged.
+    """
+
+    def __init__(self, config: Config, partition: int, get: Callable[[str], Any]) -> None:
+        self.cfg = config
+        self.partition = partition
+        self._get = get
+        self._cache: dict[str, Any] = {}
+        self.writes: dict[str, Any] = {}
+        self.out = Outputs()
+
+    # -- store access ----------------------------------------------------------------------
+    def _load(self, key: str, factory: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            value = self._get(key)
+            self._cache[key] = factory() if value is None else value
+        return self._cache[key]
+
+    def _dirty(self, key: str) -> None:
+        self.writes[key] = self._cache[key]
+
+    # -- main entry ------------------------------------------------------------------------
+    def process(self, messages: Iterable[Message], now_ms: int) -> Outputs:
+        mk = meta_key(self.partition)
+        meta = self._load(mk, new_meta)
+        applied = meta["applied"]
+        last = applied
+        for msg in messages:
+            last = max(last, msg.offset)
+            if msg.control:
+                if msg.offset > applied:
+                    self._control(meta, msg)
+                continue
+            self._event(meta, msg, fresh=msg.offset > applied, now_ms=now_ms)
+        if last > applied:
+            meta["applied"] = last
+            for key, value in self.writes.items():
+                if key.startswith("seg" + SEP):
+                    value["applied"] = max(value["applied"], last)
+            # The changelog keeps the order of writes, so a crash leaves a prefix of them: the
+            # partition's meta goes last, and a persisted meta implies persisted segments.
+            self.writes.pop(mk, None)
+            self.writes[mk] = meta
+        return self.out
+
+    # -- one event -------------------------------------------------------------------------
+    def _event(self, meta: dict[str, Any], msg: Message, fresh: bool, now_ms: int) -> None:
+        cfg = self.cfg
+        result = decode(msg.value, cfg.max_event_bytes)
+        if isinstance(result, Interaction):
+            newest = meta["watermark"] if meta["watermark"] is not None else now_ms
+            rejected = check_time(result.ts_ms, newest, cfg.future_tolerance_seconds * 1000)
+            if rejected is not None:
+                result = rejected
+        if isinstance(result, Rejection):
+            if fresh:
+                meta["counts"]["dead"] += 1
+                self.out.dead_letters.append(self._dead_letter(msg, result))
+            return
+        ev = result
+        if self._is_duplicate(meta, ev, msg.offset):
+            if fresh:
+                meta["counts"]["duplicate"] += 1
+            return
+        w = cfg.window_ms
+        wstart = ev.ts_ms - ev.ts_ms % w
+        late = meta["closed_before"] is not None and wstart + w <= meta["closed_before"]
+        cohort, model, overflow = self._track(meta, ev)
+        sig = evaluate(ev.input_text, ev.output_text)
+        flags = {
+            "refusal": sig.refusal,
+            "jailbreak": sig.jailbreak,
+            "pii_input": sig.pii_input,
+            "pii_output": sig.pii_output,
+            "error": ev.finish_reason == "error",
+        }
+        chars = (sig.input_chars, sig.output_chars)
+        open_set = set(meta["open"])
+        for seg in segments_for(ev.context, cohort, model):
+            key = seg_key(seg)
+            state = self._load(key, new_segment)
+            if msg.offset <= state["applied"]:
+                continue
+            if late:
+                state["late_pending"] += 1
+            else:
+                agg = state["windows"].setdefault(str(wstart), new_agg(ev.ts_ms))
+                _add(agg, ev, flags, chars, overflow and seg[1] == ALL)
+                if key not in open_set:
+                    open_set.add(key)
+                    meta["open"].append(key)
+            self._dirty(key)
+        if fresh:
+            counts = meta["counts"]
+            counts["valid"] += 1
+            counts["late"] += int(late)
+            counts["overflow"] += int(overflow)
+            meta["last_data_offset"] = msg.offset
+            if meta["watermark"] is None or ev.ts_ms > meta["watermark"]:
+                meta["watermark"] = ev.ts_ms
+            self.out.evaluated.append(self._evaluated(ev, msg, cohort, model, flags, sig, late))
+        if meta["watermark"] is not None:
+            frontier = meta["watermark"] - cfg.lateness_ms
+            frontier -= frontier % w
+            if meta["closed_before"] is None or frontier > meta["closed_before"]:
+                meta["closed_before"] = frontier
+                self._close_due(meta, "watermark")
+
+    def _is_duplicate(self, meta: dict[str, Any], ev: Interaction, offset: int) -> bool:
+        minute = ev.ts_ms // 60_000
+        wm = meta["watermark"]
+        horizon_min = None if wm is None else (wm - self.cfg.dedup_horizon_ms) // 60_000
+        if horizon_min is not None and minute < horizon_min:
+            return False  # older than the horizon: no longer tracked
+        key = dedup_key(self.partition, minute)
+        seen = self._load(key, dict)
+        first = seen.get(ev.event_id)
+        if first is not None and first < offset:
+            return True
+        if first is None:
+            seen[ev.event_id] = offset
+            self._dirty(key)
+            if minute not in meta["dedup_minutes"]:
+                meta["dedup_minutes"].append(minute)
+            if horizon_min is not None:
+                for old in [m for m in meta["dedup_minutes"] if m < horizon_min]:
+                    meta["dedup_minutes"].remove(old)
+                    self._cache[dedup_key(self.partition, old)] = None
+                    self.writes[dedup_key(self.partition, old)] = None  # delete
+        return False
+
+    def _track(self, meta: dict[str, Any], ev: Interaction) -> tuple[str, str, bool]:
+        tracked = meta["tracked"].setdefault(ev.context, {"cohorts": [], "models": []})
+        cohort, model, overflow = ev.cohort, ev.model, False
+        if cohort not in tracked["cohorts"]:
+            if len(tracked["cohorts"]) < self.cfg.max_cohorts_per_context:
+                tracked["cohorts"].append(cohort)
+            else:
+                cohort, overflow = OTHER, True
+        if model not in tracked["models"]:
+            if len(tracked["models"]) < self.cfg.max_models_per_context:
+                tracked["models"].append(model)
+            else:
+                model, overflow = OTHER, True
+        return cohort, model, overflow
+
+    # -- control ticks ---------------------------------------------------------------------
+    def _control(self, meta: dict[str, Any], msg: Message) -> None:
+        try:
+            tick = orjson.loads(msg.value)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(tick, dict) or tick.get("kind") != "idle":
+            return
+        if tick.get("last_data_offset") != meta["last_data_offset"] or meta["watermark"] is None:
+            return  # data arrived after the tick was sent: the partition is not idle
+        w = self.cfg.window_ms
+        frontier = meta["watermark"] - meta["watermark"] % w + w
+        if meta["closed_before"] is None or frontier > meta["closed_before"]:
+            meta["closed_before"] = frontier
+            self._close_due(meta, "idle")
+
+    # -- closing and judging ---------------------------------------------------------------
+    def _close_due(self, meta: dict[str, Any], reason: str) -> None:
+        frontier = meta["closed_before"]
+        w = self.cfg.window_ms
+        closed: list[tuple[Segment, dict[str, Any]]] = []
+        still_open = []
+        for key in meta["open"]:
+            state = self._load(key, new_segment)
+            due = sorted(int(s) for s in state["windows"] if int(s) + w <= frontier)
+            seg: Segment = tuple(key.split(SEP)[1:])  # type: ignore[assignment]
+            for start in due:
+                agg = state["windows"].pop(str(start))
+                row = self._window_row(seg, start, agg, state, reason)
+                closed.append((seg, row))
+                state["history"].append(
+                    [start, agg["n"]] + [agg[f] for f in FLAGS]
+                )
+                del state["history"][: -self.cfg.reference_windows - 1]
+            if due:
+                self._dirty(key)
+            if state["windows"]:
+                still_open.append(key)
+        meta["open"] = still_open
+        if closed:
+            self._judge(closed)
+
+    def _window_row(self, seg: Segment, start: int, agg: dict[str, Any], state: dict[str, Any],
+                    reason: str) -> dict[str, Any]:
+        late, state["late_pending"] = state["late_pending"], 0
+        row = {
+            "window_start": start,
+            "window_end": start + self.cfg.window_ms,
+            "deployment_context": seg[0],
+            "cohort": seg[1],
+            "model": seg[2],
+            "level": level_of(seg),
+            "events": agg["n"],
+            **{f: agg[f] for f in FLAGS},
+            "late_events": late,
+            "overflow_events": agg["overflow"],
+            "input_chars_sum": agg["in_chars"],
+            "output_chars_sum": agg["out_chars"],
+            "input_tokens_sum": agg["in_tokens"],
+            "output_tokens_sum": agg["out_tokens"],
+            "latency_sum_ms": agg["lat_sum"],
+            "latency_count": agg["lat_n"],
+            "latency_max_ms": agg["lat_max"],
+            "first_event_ms": agg["first"],
+            "last_event_ms": agg["last"],
+            "sample_event_ids": sorted({i for ids in agg["samples"].values() for i in ids}),
+            "closed_by": reason,
+            "source_partition": self.partition,
+        }
+        row["_samples"] = agg["samples"]
+        return row
+
+    def _reference(self, seg: Segment, start: int) -> tuple[Segment, list[list[int]]] | None:
+        cur: Segment | None = seg
+        while cur is not None:
+            state = self._load(seg_key(cur), new_segment)
+            hist = [h for h in state["history"] if h[0] < start][-self.cfg.reference_windows:]
+            if sum(h[1] for h in hist) >= self.cfg.min_reference_events:
+                return cur, hist
+            cur = parent_of(cur)
+        return None
+
+    def _judge(self, closed: list[tuple[Segment, dict[str, Any]]]) -> None:
+        cfg = self.cfg
+        tests: list[tuple[Segment, dict[str, Any], RateTest, Segment]] = []
+        for seg, row in closed:
+            if row["events"] >= cfg.min_window_events:
+                ref = self._reference(seg, row["window_start"])
+                if ref is not None:
+                    ref_seg, hist = ref
+                    n_ref = sum(h[1] for h in hist)
+                    for i, (metric, flag) in enumerate(RATE_METRICS.items()):
+                        x_ref = sum(h[2 + i] for h in hist)
+                        t = rate_test(metric, row[flag], row["events"], x_ref, n_ref)
+                        tests.append((seg, row, t, ref_seg))
+        rejected = benjamini_hochberg([t.p_value for _, _, t, _ in tests], cfg.fdr_q)
+        for (seg, row, t, ref_seg), rej in zip(tests, rejected, strict=True):
+            finding = is_finding(t, rej, cfg.min_abs_effect, cfg.min_ratio)
+            result = {
+                "window_start": row["window_start"],
+                "window_end": row["window_end"],
+                "deployment_context": seg[0],
+                "cohort": seg[1],
+                "model": seg[2],
+                "level": row["level"],
+                "metric": t.metric,
+                "test": t.method,
+                "statistic": t.statistic,
+                "p_value": t.p_value,
+                "observed": t.observed,
+                "reference": t.reference,
+                "effect": t.effect,
+                "x": t.x,
+                "n": t.n,
+                "x_ref": t.x_ref,
+                "n_ref": t.n_ref,
+                "reference_segment": list(ref_seg),
+                "fdr_q": cfg.fdr_q,
+                "bh_rejected": bool(rej),
+                "finding": finding,
+            }
+            self.out.drift.append(result)
+            if finding:
+                self.out.alerts.append(self._alert(seg, row, t, ref_seg))
+        for _, row in closed:
+            row.pop("_samples", None)
+            self.out.windows.append(row)
+
+    def _alert(self, seg: Segment, row: dict[str, Any], t: RateTest, ref_seg: Segment
+               ) -> dict[str, Any]:
+        dedup = stable_id(seg, t.metric)
+        direction = "up" if t.effect > 0 else "down"
+        return {
+            "schema_version": 1,
+            "alert_id": stable_id(seg, t.metric, row["window_start"]),
+            "dedup_key": dedup,
+            "status": "firing",
+            "severity": "critical" if t.metric in ("pii_output_rate", "jailbreak_rate") else "warning",
+            "segment": {"deployment_context": seg[0], "cohort": seg[1], "model": seg[2]},
+            "level": row["level"],
+            "metric": t.metric,
+            "direction": direction,
+            "window_start": row["window_start"],
+            "window_end": row["window_end"],
+            "observed": t.observed,
+            "reference": t.reference,
+            "effect": t.effect,
+            "test": t.method,
+            "statistic": t.statistic,
+            "p_value": t.p_value,
+            "n": t.n,
+            "n_ref": t.n_ref,
+            "reference_segment": {"deployment_context": ref_seg[0], "cohort": ref_seg[1],
+                                  "model": ref_seg[2]},
+            "fdr_q": self.cfg.fdr_q,
+            "evidence_event_ids": row["_samples"][RATE_METRICS[t.metric]],
+            "summary": (
+                f"{t.metric} {direction}: {t.observed:.3f} vs reference {t.reference:.3f} "
+                f"(n={t.n}, p={t.p_value:.2g}) in {seg[0]}/{seg[1]}/{seg[2]}"
+            ),
+        }
+
+    # -- records ---------------------------------------------------------------------------
+    def _text(self, text: str | None) -> str | None:
+        mode = self.cfg.store_text
+        if text is None or mode == "none":
+            return None
+        text = text[: self.cfg.max_text_chars]
+        return text if mode == "full" else redact(text)
+
+    def _evaluated(self, ev: Interaction, msg: Message, cohort: str, model: str,
+                   flags: Mapping[str, bool], sig: Any, late: bool) -> dict[str, Any]:
+        return {
+            "event_id": ev.event_id,
+            "timestamp": ev.ts_ms,
+            "deployment_context": ev.context,
+            "cohort": cohort,
+            "model": model,
+            "model_version": ev.model_version,
+            "source_partition": self.partition,
+            "source_offset": msg.offset,
+            "late": late,
+            **flags,
+            "pii_kinds": list(sig.pii_kinds),
+            "input_chars": sig.input_chars,
+            "output_chars": sig.output_chars,
+            "input_tokens": ev.input_tokens,
+            "output_tokens": ev.output_tokens,
+            "latency_ms": ev.latency_ms,
+            "finish_reason": ev.finish_reason,
+            "scores": ev.scores,
+            "input_text": self._text(ev.input_text),
+            "output_text": self._text(ev.output_text),
+            "text_mode": self.cfg.store_text,
+        }
+
+    def _dead_letter(self, msg: Message, rej: Rejection) -> dict[str, Any]:
+        return {
+            "reason": rej.reason,
+            "detail": rej.detail,
+            "source_partition": self.partition,
+            "source_offset": msg.offset,
+            "length": len(msg.value),
+            "sha256": hashlib.sha256(msg.value).hexdigest(),
+            "raw": msg.value[: self.cfg.dlq_max_bytes],
+        }

@@ -1,0 +1,222 @@
+"""The worker's pure core: windows, exactly-once effect, dedup, late data, judge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.config import Config
+from pipeline.windows import (
+    OTHER,
+    Message,
+    Processor,
+    meta_key,
+    seg_key,
+)
+
+W = 60_000
+T0 = 1_764_000_000_000 - 1_764_000_000_000 % W  # a window boundary
+
+
+def cfg(**kw: Any) -> Config:
+    base = {"window_seconds": 60, "allowed_lateness_seconds": 10, "min_window_events": 20,
+            "min_reference_events": 100}
+    base.update(kw)
+    return Config(**base)
+
+
+def event(i: int, ts: int, ctx: str = "ctx", cohort: str = "free", model: str = "m1",
+          output: str = "Sure, here is the answer.", inp: str = "How do I bake bread?",
+          event_id: str | None = None) -> bytes:
+    return orjson.dumps({
+        "event_id": event_id or f"e{i}", "timestamp": ts, "deployment_context": ctx,
+        "cohort": cohort, "model": {"name": model}, "input": {"text": inp},
+        "output": {"text": output}, "latency_ms": 100.0 + i,
+    })
+
+
+def tick(last_data_offset: int) -> bytes:
+    return orjson.dumps({"kind": "idle", "last_data_offset": last_data_offset})
+
+
+class Store(dict[str, Any]):
+    """A dict standing in for the Faust table (values JSON-encoded like the real one)."""
+
+    def get_value(self, key: str) -> Any:
+        raw = self.get(key)
+        return None if raw is None else orjson.loads(raw)
+
+    def apply(self, writes: dict[str, Any], limit: int | None = None) -> None:
+        for n, (k, v) in enumerate(writes.items()):
+            if limit is not None and n >= limit:
+                return
+            if v is None:
+                self.pop(k, None)
+            else:
+                self[k] = orjson.dumps(v)
+
+
+def run(store: Store, config: Config, msgs: list[Message], partition: int = 0,
+        persist_limit: int | None = None) -> Any:
+    proc = Processor(config, partition, store.get_value)
+    out = proc.process(msgs, now_ms=T0 + 10 * W)
+    store.apply(proc.writes, persist_limit)
+    return out
+
+
+def data(values: list[bytes], first_offset: int = 0) -> list[Message]:
+    return [Message(first_offset + i, v) for i, v in enumerate(values)]
+
+
+def test_window_with_one_event_closes_when_idle_tick_arrives() -> None:
+    store, c = Store(), cfg()
+    out = run(store, c, data([event(0, T0 + 5_000)]))
+    assert out.windows == []
+    out = run(store, c, [Message(1, tick(0), control=True)])
+    assert sorted((r["level"], r["events"], r["closed_by"]) for r in out.windows) == [
+        ("cohort", 1, "idle"), ("context", 1, "idle"), ("model", 1, "idle")]
+    assert all(r["window_start"] == T0 for r in out.windows)
+    assert store.get_value(meta_key(0))["open"] == []
+
+
+def test_idle_tick_is_ignored_when_data_arrived_after_it_was_sent() -> None:
+    store, c = Store(), cfg()
+    run(store, c, data([event(0, T0 + 5_000), event(1, T0 + 6_000)]))
+    out = run(store, c, [Message(2, tick(0), control=True)])  # sent before offset 1 was seen
+    assert out.windows == []
+
+
+def test_watermark_closes_window_only_after_allowed_lateness() -> None:
+    store, c = Store(), cfg(allowed_lateness_seconds=10)
+    out = run(store, c, data([event(0, T0 + 1_000), event(1, T0 + W + 9_000)]))
+    assert out.windows == []  # watermark is 9 s past the window end, lateness is 10 s
+    out = run(store, c, data([event(2, T0 + W + 10_000)], first_offset=2))
+    ctx_rows = [r for r in out.windows if r["level"] == "context"]
+    assert [(r["window_start"], r["events"], r["closed_by"]) for r in ctx_rows] == [
+        (T0, 1, "watermark")]
+
+
+def test_event_within_lateness_lands_in_its_window_and_later_one_is_late() -> None:
+    store, c = Store(), cfg(allowed_lateness_seconds=10)
+    msgs = data([
+        event(0, T0 + 1_000),
+        event(1, T0 + W + 5_000),
+        event(2, T0 + 50_000),       # out of order, within lateness: window T0
+        event(3, T0 + W + 11_000),   # closes T0
+        event(4, T0 + 2_000),        # too late for T0
+        event(5, T0 + 3 * W),        # closes T0+W; the late count rides on the next row
+    ])
+    out = run(store, c, msgs)
+    rows = {(r["window_start"], r["level"]): r for r in out.windows}
+    assert rows[(T0, "context")]["events"] == 2
+    assert rows[(T0 + W, "context")]["events"] == 2
+    assert rows[(T0 + W, "context")]["late_events"] == 1
+    late = [e["event_id"] for e in out.evaluated if e["late"]]
+    assert late == ["e4"]
+    assert store.get_value(meta_key(0))["counts"]["late"] == 1
+
+
+def test_duplicate_event_id_counts_once() -> None:
+    store, c = Store(), cfg()
+    run(store, c, data([event(0, T0 + 1_000), event(1, T0 + 2_000)]))
+    out = run(store, c, data([event(0, T0 + 1_000), event(2, T0 + 3_000)], first_offset=2))
+    assert [e["event_id"] for e in out.evaluated] == ["e2"]
+    out = run(store, c, [Message(4, tick(3), control=True)])
+    ctx = [r for r in out.windows if r["level"] == "context"][0]
+    assert ctx["events"] == 3
+    assert store.get_value(meta_key(0))["counts"]["duplicate"] == 1
+
+
+def _uninterrupted(c: Config, msgs: list[Message]) -> list[dict[str, Any]]:
+    store = Store()
+    out = run(store, c, msgs)
+    return sorted(out.windows, key=lambda r: (r["window_start"], r["level"], r["cohort"]))
+
+
+@pytest.mark.parametrize("persisted", [0, 1, 2, 3, 5])
+def test_replay_after_a_crash_with_part_of_the_writes_persisted_counts_each_event_once(
+        persisted: int) -> None:
+    c = cfg(allowed_lateness_seconds=0)
+    first = data([event(i, T0 + i * 1_000, cohort=("a", "b")[i % 2]) for i in range(10)])
+    second = data([event(10 + i, T0 + W + i * 1_000, cohort=("a", "b")[i % 2])
+                   for i in range(10)] + [event(99, T0 + 3 * W)], first_offset=10)
+    expected = _uninterrupted(c, first + second)
+
+    store = Store()
+    out1 = run(store, c, first, persist_limit=persisted)  # crash: a prefix of writes landed
+    # restart: everything after the last committed offset (none) is delivered again
+    out2 = run(store, c, first + second)
+    got = sorted(out1.windows + out2.windows,
+                 key=lambda r: (r["window_start"], r["level"], r["cohort"]))
+    # every window is emitted, with the same values; a re-emission is identical (idempotent)
+    unique = {orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in got}
+    assert unique == {orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in expected}
+
+
+def test_far_future_timestamp_is_dead_lettered_and_does_not_move_the_watermark() -> None:
+    store, c = Store(), cfg()
+    out = run(store, c, data([event(0, T0 + 1_000), event(1, T0 + 2 * 86_400_000)]))
+    assert [(d["reason"], d["source_offset"]) for d in out.dead_letters] == [
+        ("future_timestamp", 1)]
+    assert store.get_value(meta_key(0))["watermark"] == T0 + 1_000
+
+
+def test_malformed_messages_get_reason_codes_and_the_stream_moves_on() -> None:
+    store, c = Store(), cfg()
+    msgs = data([b"{oops", b"\xff\xfe", b"[1]", event(0, T0 + 1_000)])
+    out = run(store, c, msgs)
+    assert [d["reason"] for d in out.dead_letters] == ["not_json", "not_utf8", "not_object"]
+    assert [len(d["sha256"]) for d in out.dead_letters] == [64, 64, 64]
+    assert [e["event_id"] for e in out.evaluated] == ["e0"]
+
+
+def test_cohorts_beyond_the_cap_go_to_other_and_are_counted() -> None:
+    store, c = Store(), cfg(max_cohorts_per_context=2)
+    msgs = data([event(i, T0 + i, cohort=f"c{i}") for i in range(4)])
+    out = run(store, c, msgs)
+    assert [e["cohort"] for e in out.evaluated] == ["c0", "c1", OTHER, OTHER]
+    out = run(store, c, [Message(4, tick(3), control=True)])
+    ctx = [r for r in out.windows if r["level"] == "context"][0]
+    assert ctx["overflow_events"] == 2
+    assert {r["cohort"] for r in out.windows} == {"*", "c0", "c1", OTHER}
+
+
+def test_text_is_redacted_before_it_leaves_the_worker() -> None:
+    store, c = Store(), cfg()
+    out = run(store, c, data([event(0, T0, inp="mail me at jane.doe@example.com please")]))
+    text = out.evaluated[0]["input_text"]
+    assert "jane.doe@example.com" not in text and "REDACTED" in text
+    out = run(Store(), cfg(store_text="none"), data([event(0, T0)]))
+    assert out.evaluated[0]["input_text"] is None
+
+
+def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
+    c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0)
+    msgs, i = [], 0
+    for w in range(6):  # 6 windows of 40 events, refusal rate 5% on model m1
+        for k in range(40):
+            out = "I'm sorry, but I can't help with that." if k % 20 == 0 else "Sure: step 1."
+            msgs.append(event(i, T0 + w * W + k * 100, output=out))
+            i += 1
+    for k in range(40):  # window 6: a new model refuses 60%
+        out = "I'm sorry, but I can't help with that." if k % 5 < 3 else "Sure: step 1."
+        msgs.append(event(i, T0 + 6 * W + k * 100, model="m2", output=out))
+        i += 1
+    msgs.append(event(i, T0 + 8 * W))
+    store = Store()
+    result = run(store, c, data(msgs))
+    alerts = [a for a in result.alerts if a["metric"] == "refusal_rate"]
+    by_seg = {(a["segment"]["cohort"], a["segment"]["model"]): a for a in alerts}
+    assert ("free", "m2") in by_seg
+    new = by_seg[("free", "m2")]
+    assert new["reference_segment"] == {"deployment_context": "ctx", "cohort": "free",
+                                        "model": "*"}
+    assert new["n"] == 40 and new["n_ref"] == 240
+    assert new["observed"] == pytest.approx(0.6) and new["reference"] == pytest.approx(0.05)
+    assert new["window_start"] == T0 + 6 * W
+    assert len(new["evidence_event_ids"]) == 5
+    assert store.get_value(seg_key(("ctx", "free", "m2")))["history"][0][:2] == [T0 + 6 * W, 40]
+    # stationary windows raised nothing
+    assert all(a["window_start"] == T0 + 6 * W for a in result.alerts)
