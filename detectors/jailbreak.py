@@ -17,7 +17,8 @@ Each phrase family has a weight; matches combine as independent evidence,
 ``score = 1 - prod(1 - w_i)``, together with a suffix score computed from token shapes
 on the last line of the input. Wrappers alone (a benign "you are an expert" prompt) stay
 under the default threshold; two techniques together, or one strong one, pass it.
-Patterns are bounded and the input is capped at 20,000 characters, so cost is linear.
+Patterns are bounded and only the first 20,000 and the last 5,000 characters are read,
+so the cost is linear and capped.
 
 Examples
 --------
@@ -37,6 +38,7 @@ import re
 __all__ = ["is_jailbreak", "jailbreak_score"]
 
 _MAX_CHARS = 20_000
+_TAIL_CHARS = 5_000
 
 # (pattern, weight), matched case-insensitively unless the pattern sets (?-i).
 _PATTERNS: list[tuple[str, float]] = [
@@ -167,7 +169,7 @@ def jailbreak_score(input_text: str) -> float:
     Parameters
     ----------
     input_text
-        The user's prompt. Only its first 20,000 characters are read.
+        The user's prompt. Only its first 20,000 and last 5,000 characters are read.
 
     Examples
     --------
@@ -177,7 +179,11 @@ def jailbreak_score(input_text: str) -> float:
     0.94
 
     """
-    text = input_text[:_MAX_CHARS]
+    if len(input_text) > _MAX_CHARS + _TAIL_CHARS:
+        # Read the head and the tail: a suffix attack sits at the end of a long prompt.
+        text = input_text[:_MAX_CHARS] + "\n" + input_text[-_TAIL_CHARS:]
+    else:
+        text = input_text
     keep = 1.0 - _suffix_score(text)
     for pattern, weight in _COMPILED:
         if pattern.search(text):

@@ -31,7 +31,7 @@ import re
 __all__ = ["is_refusal", "refusal_score"]
 
 # How much of an output is read at all, and how much counts as its opening.
-_MAX_CHARS = 4000
+_MAX_CHARS = 1500
 _OPENING_CHARS = 300
 _LATE_FACTOR = 0.45
 
@@ -122,7 +122,7 @@ def refusal_score(output_text: str) -> float:
     Parameters
     ----------
     output_text
-        The model's answer. Only its first 4,000 characters are read; phrases in the
+        The model's answer. Only its first 1,500 characters are read; phrases in the
         first 300 characters keep their full weight, later ones are discounted.
 
     Examples

@@ -201,7 +201,7 @@ def query(ctx: click.Context, sql: str, fmt: str) -> None:
     cfg = _config(ctx)
     try:
         res = SinkQuery.for_config(cfg).run(sql)
-    except Exception as e:  # noqa: BLE001 - shown to the user
+    except Exception as e:
         raise click.ClickException(str(e).splitlines()[0]) from None
     if fmt == "json":
         click.echo(orjson.dumps(res, default=str).decode())

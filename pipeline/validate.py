@@ -142,19 +142,19 @@ def _json_type_matches(value: Any, t: str) -> bool:
 def _has_non_finite(text: str) -> bool:
     try:
         json.loads(text, parse_constant=_raise_constant)
-    except _NonFinite:
+    except _NonFiniteError:
         return True
     except ValueError:
         return False
     return False
 
 
-class _NonFinite(Exception):
+class _NonFiniteError(Exception):
     pass
 
 
 def _raise_constant(name: str) -> Any:
-    raise _NonFinite(name)
+    raise _NonFiniteError(name)
 
 
 def decode(raw: bytes, max_bytes: int) -> Interaction | Rejection:

@@ -38,6 +38,7 @@ OTHER = "__other__"
 SEP = "\x1f"
 FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error")
 RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
+CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate")
 SAMPLE_IDS = 5
 CONTROL_HEADER = "postwatch-control"
 
@@ -429,7 +430,7 @@ class Processor:
             "alert_id": stable_id(seg, t.metric, row["window_start"]),
             "dedup_key": dedup,
             "status": "firing",
-            "severity": "critical" if t.metric in ("pii_output_rate", "jailbreak_rate") else "warning",
+            "severity": "critical" if t.metric in CRITICAL_METRICS else "warning",
             "segment": {"deployment_context": seg[0], "cohort": seg[1], "model": seg[2]},
             "level": row["level"],
             "metric": t.metric,

@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS {db}.dead_letters
     reason             LowCardinality(String),
     detail             String,
     length             UInt64,
-    sha256             FixedString(64),
+    sha256             String,
     excerpt            String,
     dlq_partition      UInt16,
     dlq_offset         UInt64,

@@ -8,8 +8,6 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 from detectors.jailbreak import is_jailbreak
 from detectors.refusal import is_refusal
 
@@ -18,9 +16,6 @@ XSTEST = DATA / "xstest_v2_model_completions_labeled.csv"
 JBB = DATA / "jailbreakbench_attack_artifacts.jsonl"
 ARENA = DATA / "arena_hard_v0.1_answers_gpt35_gpt4.jsonl"
 
-needs_data = pytest.mark.skipif(
-    not (XSTEST.exists() and JBB.exists() and ARENA.exists()), reason="shared data not present"
-)
 
 
 def _f1(pairs: list[tuple[bool, bool]]) -> float:
@@ -30,7 +25,6 @@ def _f1(pairs: list[tuple[bool, bool]]) -> float:
     return 2 * tp / (2 * tp + fp + fn)
 
 
-@needs_data
 def test_refusal_pooled_f1_on_xstest_human_labels_is_at_least_088() -> None:
     with XSTEST.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -42,7 +36,6 @@ def test_refusal_pooled_f1_on_xstest_human_labels_is_at_least_088() -> None:
     assert _f1(pairs) >= 0.88  # measured 0.93
 
 
-@needs_data
 def test_jailbreak_recall_per_attack_method_and_false_positive_rate() -> None:
     hits: dict[str, list[bool]] = defaultdict(list)
     with JBB.open(encoding="utf-8") as f:

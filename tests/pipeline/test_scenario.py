@@ -71,9 +71,6 @@ EXPECTED_MALFORMED = {
     "bad_version": "invalid_value",
 }
 
-needs_data = pytest.mark.skipif(
-    not all((DATA_DIR / f).is_file() for f in DATA_FILES), reason="shared data not present"
-)
 
 
 @cache
@@ -142,7 +139,7 @@ def _scalars(obj: Any) -> Iterator[Any]:
 
 def _scenarios() -> list[Any]:
     return [
-        pytest.param("real", marks=needs_data, id="real"),
+        pytest.param("real", id="real"),
         pytest.param("synthetic", id="synthetic"),
     ]
 
@@ -221,7 +218,6 @@ def test_no_ground_truth_in_events(kind: str) -> None:
     assert len(s.truth) == len(s.events)
 
 
-@needs_data
 def test_truth_rows_carry_labels() -> None:
     s = _real(1)
     by_source = Counter(r["source"] for r in s.truth)
@@ -309,7 +305,6 @@ def test_incident_content(kind: str) -> None:
     assert 0.2 < hits / total < 0.5
 
 
-@needs_data
 def test_model_switch_keeps_prompt_mix() -> None:
     s = _real(1)
     sw = s.incidents[1]
@@ -396,7 +391,6 @@ def test_describe_is_json(kind: str) -> None:
     assert d["counts"]["events"] == len(s.events)
 
 
-@needs_data
 def test_synthetic_has_same_shape_as_real() -> None:
     real, syn = _real(1), _synthetic(1)
     assert real.source == "real" and syn.source == "synthetic"
@@ -459,6 +453,5 @@ def test_find_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert find_data_dir(None, {}) == data.resolve()
 
 
-@needs_data
 def test_find_real_data_dir() -> None:
     assert find_data_dir(str(DATA_DIR), {}) == DATA_DIR.resolve()

@@ -124,7 +124,7 @@ def test_duplicate_event_id_counts_once() -> None:
     out = run(store, c, data([event(0, T0 + 1_000), event(2, T0 + 3_000)], first_offset=2))
     assert [e["event_id"] for e in out.evaluated] == ["e2"]
     out = run(store, c, [Message(4, tick(3), control=True)])
-    ctx = [r for r in out.windows if r["level"] == "context"][0]
+    ctx = next(r for r in out.windows if r["level"] == "context")
     assert ctx["events"] == 3
     assert store.get_value(meta_key(0))["counts"]["duplicate"] == 1
 
@@ -178,7 +178,7 @@ def test_cohorts_beyond_the_cap_go_to_other_and_are_counted() -> None:
     out = run(store, c, msgs)
     assert [e["cohort"] for e in out.evaluated] == ["c0", "c1", OTHER, OTHER]
     out = run(store, c, [Message(4, tick(3), control=True)])
-    ctx = [r for r in out.windows if r["level"] == "context"][0]
+    ctx = next(r for r in out.windows if r["level"] == "context")
     assert ctx["overflow_events"] == 2
     assert {r["cohort"] for r in out.windows} == {"*", "c0", "c1", OTHER}
 
