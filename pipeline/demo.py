@@ -172,8 +172,8 @@ def format_summary(s: dict[str, Any]) -> str:
     for a in s["alerts"][:12]:
         seg = a["segment"]
         minute = (a["window_start"] - scen["start_ms"]) // 60000
-        lines.append(f"  min {minute:>3}  {seg['deployment_context']}/{seg['cohort']}/"
-                     f"{seg['model']:<22} {a['metric']:<16} {a['observed']:.3f} vs "
+        name = f"{seg['deployment_context']}/{seg['cohort']}/{seg['model']}"
+        lines.append(f"  min {minute:>3}  {name:<44} {a['metric']:<16} {a['observed']:.3f} vs "
                      f"{a['reference']:.3f}  p={a['p_value']:.1e}")
     return "\n".join(lines)
 

@@ -1,5 +1,6 @@
 -- Evaluated interactions, text redacted before it reaches the sink (store_text = none | redacted | full).
 -- One row per event_id: retried or replayed writes collapse on merge (query with FINAL for exact counts).
+-- TTL counts from ingestion (inserted_at): backfilled history is kept as long as fresh data.
 CREATE TABLE IF NOT EXISTS {db}.interactions
 (
     event_id           String,
@@ -32,5 +33,5 @@ CREATE TABLE IF NOT EXISTS {db}.interactions
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (deployment_context, cohort, model, timestamp, event_id)
-TTL toDateTime(timestamp) + INTERVAL 90 DAY
+TTL toDateTime(inserted_at) + INTERVAL 90 DAY
 SETTINGS non_replicated_deduplication_window = 1000;

@@ -1,6 +1,7 @@
 -- One row per closed event-time window and segment. Segments are nested:
 -- level 'context' (cohort = model = '*'), 'cohort' (model = '*'), 'model'.
 -- Deterministic key (segment, window_start): a replayed window replaces itself.
+-- TTL counts from ingestion (inserted_at): backfilled history is kept as long as fresh data.
 CREATE TABLE IF NOT EXISTS {db}.segment_windows
 (
     window_start       DateTime64(3, 'UTC'),
@@ -34,5 +35,5 @@ CREATE TABLE IF NOT EXISTS {db}.segment_windows
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (deployment_context, cohort, model, window_start)
-TTL toDateTime(window_start) + INTERVAL 730 DAY
+TTL toDateTime(inserted_at) + INTERVAL 730 DAY
 SETTINGS non_replicated_deduplication_window = 1000;

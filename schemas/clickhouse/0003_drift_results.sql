@@ -1,5 +1,6 @@
 -- Every test the judge ran for a closed window: statistic, p-value, effect, sample sizes,
 -- whether Benjamini-Hochberg rejected it at fdr_q and whether it became a finding.
+-- TTL counts from ingestion (inserted_at): backfilled history is kept as long as fresh data.
 CREATE TABLE IF NOT EXISTS {db}.drift_results
 (
     window_start       DateTime64(3, 'UTC'),
@@ -28,5 +29,5 @@ CREATE TABLE IF NOT EXISTS {db}.drift_results
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (deployment_context, cohort, model, metric, window_start)
-TTL toDateTime(window_start) + INTERVAL 730 DAY
+TTL toDateTime(inserted_at) + INTERVAL 730 DAY
 SETTINGS non_replicated_deduplication_window = 1000;

@@ -1,5 +1,6 @@
 -- Alerts as published on the anomalies topic (schemas/alert.schema.json); alert_id is
 -- deterministic (segment, metric, window), so a re-published alert replaces itself.
+-- TTL counts from ingestion (inserted_at): backfilled history is kept as long as fresh data.
 CREATE TABLE IF NOT EXISTS {db}.alerts
 (
     alert_id           String,
@@ -30,5 +31,5 @@ CREATE TABLE IF NOT EXISTS {db}.alerts
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (alert_id)
-TTL toDateTime(window_start) + INTERVAL 730 DAY
+TTL toDateTime(inserted_at) + INTERVAL 730 DAY
 SETTINGS non_replicated_deduplication_window = 1000;

@@ -1,5 +1,6 @@
 -- Rejected input messages: reason code, size, sha256 and a redacted excerpt. The original
 -- bytes stay on the interactions.dlq topic (same access and retention as the input topic).
+-- TTL counts from ingestion (inserted_at): backfilled history is kept as long as fresh data.
 CREATE TABLE IF NOT EXISTS {db}.dead_letters
 (
     source_topic       LowCardinality(String),
@@ -18,5 +19,5 @@ CREATE TABLE IF NOT EXISTS {db}.dead_letters
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (source_topic, source_partition, source_offset)
-TTL toDateTime(received_at) + INTERVAL 90 DAY
+TTL toDateTime(inserted_at) + INTERVAL 90 DAY
 SETTINGS non_replicated_deduplication_window = 1000;
