@@ -140,6 +140,21 @@ def test_alerts_on_the_topic_match_the_schema_and_the_store(run: dict[str, Any])
     assert sorted(ids) == sorted(a["alert_id"] for a in run["summary"]["alerts"])
 
 
+def test_alerts_tail_prints_the_alerts_of_the_topic(run: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+
+    state = run["sup"].cfg.state_dir
+    n = len(run["summary"]["alerts"])
+    res = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--state-dir", state, "alerts", "tail",
+         "--from-beginning", "--max", str(n), "--timeout", "30"],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ids = [orjson.loads(line)["alert_id"] for line in res.stdout.splitlines()]
+    assert sorted(ids) == sorted(a["alert_id"] for a in run["summary"]["alerts"])
+
+
 def test_stored_text_is_redacted(run: dict[str, Any]) -> None:
     q, db = run["q"], run["db"]
     modes = q.rows(f"SELECT DISTINCT text_mode FROM {db}.interactions")

@@ -128,3 +128,30 @@ def test_no_process_is_left_behind_when_the_supervisor_is_killed(tmp_path: Path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert _wait_gone(kids) == []
+
+
+def test_two_workers_share_the_partitions_and_every_event_counts_once(
+        tansu: str, tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, broker=tansu, workers=2)
+    sup = Supervisor(cfg)
+    sup.start()
+    try:
+        assert sorted(n for n in sup.procs if n.startswith("worker")) == ["worker-0", "worker-1"]
+        now = int(time.time() * 1000)
+        contexts = tuple(f"ctx-{i}" for i in range(8))
+        evs = events(400, now - now % 60_000 - 8 * 60_000, contexts)
+        src = tmp_path / "events.jsonl"
+        src.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in evs + evs[:25]))  # 25 re-sent
+        res = cli(tmp_path, "--broker", tansu, "publish", str(src))
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "published 425 messages" in res.stdout
+        q = SinkQuery.for_config(sup.cfg)
+        sql = ("SELECT count(), sum(events) FROM postwatch.segment_windows FINAL "
+               "WHERE level = 'context'")
+        # 400 distinct events one second apart span 7 one-minute windows, in each of 8 contexts
+        got = wait_rows(q, sup, sql, [[56, 400]])
+        assert got == [[56, 400]]
+        parts = q.rows("SELECT uniqExact(source_partition) FROM postwatch.interactions FINAL")
+        assert parts[0][0] > 1
+    finally:
+        sup.stop()
