@@ -7,6 +7,7 @@ and processes started by the supervisor receive the resolved object as a JSON fi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -70,6 +71,9 @@ class Config:
     fdr_q: float = 0.01
     min_abs_effect: float = 0.05
     min_ratio: float = 1.5
+    # alerts
+    resolve_after_windows: int = 3  # consecutive tested windows without a finding
+    alert_cooldown_seconds: int = 3600  # re-notify a firing alert at most this often
     # worker batching
     batch_size: int = 500
     flush_interval_seconds: float = 0.5
@@ -100,6 +104,14 @@ class Config:
 
     def embedded_store(self) -> bool:
         return self.clickhouse_dsn().startswith("chdb:")
+
+    def judge_hash(self) -> str:
+        """Hash of every setting that changes a verdict: alerts carry it as evidence."""
+        keys = ("window_seconds", "allowed_lateness_seconds", "reference_windows",
+                "min_window_events", "min_reference_events", "fdr_q", "min_abs_effect",
+                "min_ratio", "resolve_after_windows", "alert_cooldown_seconds")
+        blob = orjson.dumps({k: getattr(self, k) for k in keys}, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(blob).hexdigest()[:16]
 
     def with_(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

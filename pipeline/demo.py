@@ -74,7 +74,8 @@ def collect_summary(q: SinkQuery, cfg: Config, scenario: Scenario, published: in
     windows = q.rows(f"SELECT count(), countIf(level = 'context') "
                      f"FROM {db}.segment_windows FINAL")[0]
     alerts = q.dicts(f"""
-        SELECT alert_id, deployment_context, cohort, model, level, metric, direction,
+        SELECT alert_id, status, severity, deployment_context, cohort, model, level, metric,
+               direction,
                toUnixTimestamp64Milli(window_start) AS window_start_ms, observed, reference,
                p_value, n, evidence_event_ids
         FROM {db}.alerts FINAL ORDER BY window_start, deployment_context, cohort, model, metric""")
@@ -94,6 +95,8 @@ def collect_summary(q: SinkQuery, cfg: Config, scenario: Scenario, published: in
         "alerts": [
             {
                 "alert_id": a["alert_id"],
+                "status": a["status"],
+                "severity": a["severity"],
                 "segment": {"deployment_context": a["deployment_context"], "cohort": a["cohort"],
                             "model": a["model"]},
                 "level": a["level"],
@@ -126,7 +129,7 @@ def detection_report(summary: dict[str, Any]) -> list[dict[str, Any]]:
     targets.append(("control", ctl["deployment_context"], ctl["cohort"], None))
     for kind, ctx, cohort, onset in targets:
         hits = [a for a in summary["alerts"] if a["segment"]["deployment_context"] == ctx
-                and a["segment"]["cohort"] == cohort]
+                and a["segment"]["cohort"] == cohort and a["status"] == "firing"]
         after = [a for a in hits if onset is None or a["window_start"] >= onset]
         first = min((a["window_start"] for a in after), default=None)
         rows.append({
@@ -168,13 +171,13 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"{seg:<38}{r['kind']:<20}{onset!s:>6}{r['alerts']:>8}"
                      f"{'-' if delay is None else delay!s:>7}  {','.join(r['metrics']) or '-'}")
     lines.append("")
-    lines.append("first alerts (up to 12):")
+    lines.append("first alert notifications (up to 12):")
     for a in s["alerts"][:12]:
         seg = a["segment"]
         minute = (a["window_start"] - scen["start_ms"]) // 60000
         name = f"{seg['deployment_context']}/{seg['cohort']}/{seg['model']}"
-        lines.append(f"  min {minute:>3}  {name:<44} {a['metric']:<16} {a['observed']:.3f} vs "
-                     f"{a['reference']:.3f}  p={a['p_value']:.1e}")
+        lines.append(f"  min {minute:>3}  {a['status']:<9}{name:<40} {a['metric']:<15} "
+                     f"{a['observed']:.3f} vs {a['reference']:.3f}  p={a['p_value']:.1e}")
     return "\n".join(lines)
 
 

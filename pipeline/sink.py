@@ -55,7 +55,8 @@ COLUMNS: dict[str, list[str]] = {
         "n_ref", "reference_segment", "fdr_q", "bh_rejected", "finding",
     ],
     "alerts": [
-        "alert_id", "dedup_key", "status", "severity", "deployment_context", "cohort", "model",
+        "alert_id", "dedup_key", "status", "severity", "detector", "detector_version",
+        "config_hash", "deployment_context", "cohort", "model",
         "level", "metric", "direction", "window_start", "window_end", "observed", "reference",
         "effect", "test", "statistic", "p_value", "n", "n_ref", "reference_segment",
         "evidence_event_ids", "summary",

@@ -27,9 +27,11 @@ from typing import Any
 
 import orjson
 
+import detectors
 from detectors.evaluate import evaluate
 from detectors.pii import redact
 from detectors.rates import RateTest, benjamini_hochberg, is_finding, rate_test
+from pipeline import alerting
 from pipeline.config import Config
 from pipeline.validate import Interaction, Rejection, check_time, decode
 
@@ -104,7 +106,7 @@ def new_meta() -> dict[str, Any]:
 
 
 def new_segment() -> dict[str, Any]:
-    return {"applied": -1, "windows": {}, "history": [], "late_pending": 0}
+    return {"applied": -1, "windows": {}, "history": [], "late_pending": 0, "alerts": {}}
 
 
 def new_agg(ts: int) -> dict[str, Any]:
@@ -280,6 +282,9 @@ class Processor:
 
     def _track(self, meta: dict[str, Any], ev: Interaction) -> tuple[str, str, bool]:
         tracked = meta["tracked"].setdefault(ev.context, {"cohorts": [], "models": []})
+        risk = ev.raw.get("risk_tier")
+        if risk:
+            tracked["risk_tier"] = risk
         cohort, model, overflow = ev.cohort, ev.model, False
         if cohort not in tracked["cohorts"]:
             if len(tracked["cohorts"]) < self.cfg.max_cohorts_per_context:
@@ -391,6 +396,7 @@ class Processor:
         rejected = benjamini_hochberg([t.p_value for _, _, t, _ in tests], cfg.fdr_q)
         for (seg, row, t, ref_seg), rej in zip(tests, rejected, strict=True):
             finding = is_finding(t, rej, cfg.min_abs_effect, cfg.min_ratio)
+            self._lifecycle(seg, row, t, ref_seg, finding)
             result = {
                 "window_start": row["window_start"],
                 "window_end": row["window_end"],
@@ -415,22 +421,40 @@ class Processor:
                 "finding": finding,
             }
             self.out.drift.append(result)
-            if finding:
-                self.out.alerts.append(self._alert(seg, row, t, ref_seg))
         for _, row in closed:
             row.pop("_samples", None)
             self.out.windows.append(row)
 
-    def _alert(self, seg: Segment, row: dict[str, Any], t: RateTest, ref_seg: Segment
-               ) -> dict[str, Any]:
-        dedup = stable_id(seg, t.metric)
+    def _lifecycle(self, seg: Segment, row: dict[str, Any], t: RateTest, ref_seg: Segment,
+                   finding: bool) -> None:
+        key = seg_key(seg)
+        state = self._load(key, new_segment)
+        lifecycle = state.setdefault("alerts", {}).setdefault(t.metric, alerting.new_state())
+        status = alerting.step(lifecycle, tested=True, finding=finding,
+                               window_start=row["window_start"],
+                               cooldown_ms=self.cfg.alert_cooldown_seconds * 1000,
+                               resolve_after=self.cfg.resolve_after_windows)
+        self._dirty(key)
+        if status is not None:
+            self.out.alerts.append(self._alert(seg, row, t, ref_seg, status))
+
+    def _alert(self, seg: Segment, row: dict[str, Any], t: RateTest, ref_seg: Segment,
+               status: str) -> dict[str, Any]:
+        detector = "rate"
+        dedup = stable_id(seg, detector, t.metric)
         direction = "up" if t.effect > 0 else "down"
+        risk = self._load(meta_key(self.partition), new_meta)["tracked"].get(
+            seg[0], {}).get("risk_tier")
+        ratio = abs(t.effect) / self.cfg.min_abs_effect if self.cfg.min_abs_effect else 0.0
         return {
             "schema_version": 1,
-            "alert_id": stable_id(seg, t.metric, row["window_start"]),
+            "alert_id": stable_id(dedup, row["window_start"]),
             "dedup_key": dedup,
-            "status": "firing",
-            "severity": "critical" if t.metric in CRITICAL_METRICS else "warning",
+            "status": status,
+            "severity": alerting.severity(ratio, risk, t.metric in CRITICAL_METRICS),
+            "detector": detector,
+            "detector_version": detectors.__version__,
+            "config_hash": self.cfg.judge_hash(),
             "segment": {"deployment_context": seg[0], "cohort": seg[1], "model": seg[2]},
             "level": row["level"],
             "metric": t.metric,
@@ -450,7 +474,8 @@ class Processor:
             "fdr_q": self.cfg.fdr_q,
             "evidence_event_ids": row["_samples"][RATE_METRICS[t.metric]],
             "summary": (
-                f"{t.metric} {direction}: {t.observed:.3f} vs reference {t.reference:.3f} "
+                f"[{status}] {t.metric} {direction}: {t.observed:.3f} vs reference "
+                f"{t.reference:.3f} "
                 f"(n={t.n}, p={t.p_value:.2g}) in {seg[0]}/{seg[1]}/{seg[2]}"
             ),
         }

@@ -220,3 +220,26 @@ def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
     assert store.get_value(seg_key(("ctx", "free", "m2")))["history"][0][:2] == [T0 + 6 * W, 40]
     # stationary windows raised nothing
     assert all(a["window_start"] == T0 + 6 * W for a in result.alerts)
+
+
+def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
+    c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0,
+            resolve_after_windows=3, alert_cooldown_seconds=3600)
+    refusal = "I'm sorry, but I can't help with that."
+    msgs, i = [], 0
+    # 4 quiet windows, 3 windows of 60% refusals, then quiet again
+    plan = [0.05] * 4 + [0.6] * 3 + [0.05] * 6
+    for w, rate in enumerate(plan):
+        every = round(1 / rate)
+        for k in range(40):
+            msgs.append(event(i, T0 + w * W + k * 100,
+                              output=refusal if k % every == 0 else "Sure: step 1."))
+            i += 1
+    msgs.append(event(i, T0 + (len(plan) + 1) * W))
+    out = run(Store(), c, data(msgs))
+    seg = [a for a in out.alerts if a["level"] == "model" and a["metric"] == "refusal_rate"]
+    assert [(a["status"], (a["window_start"] - T0) // W) for a in seg] == [
+        ("firing", 4), ("resolved", 9)]
+    assert seg[0]["dedup_key"] == seg[1]["dedup_key"]
+    assert seg[0]["alert_id"] != seg[1]["alert_id"]
+    assert seg[0]["config_hash"] == c.judge_hash()
