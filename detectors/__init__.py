@@ -26,3 +26,4 @@ __all__ = [
     "redact",
     "refusal_score",
 ]
+__version__ = "0.1.0"
