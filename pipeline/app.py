@@ -10,6 +10,7 @@ ahead of the state that reflects it; replays below a value's applied offset are 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -72,9 +73,11 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
     state = app.Table("state", partitions=cfg.partitions, key_type=str, value_type=bytes)
 
     buffers: dict[int, list[Any]] = defaultdict(list)
+    caches: dict[int, dict[str, Any]] = defaultdict(dict)  # decoded state per partition
     wall: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"first_buffered": 0.0, "last_event": time.monotonic(), "tick_pending": False,
-                 "idle_sent_for": None})
+                 "last_idle_tick": 0.0})
+    token = cfg.control_token.encode()
 
     def get(key: str) -> Any:
         value = state.get(key)
@@ -99,18 +102,23 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                                      f"{dl['source_offset']}".encode()),
             ]
             out["dlq"].send_soon(key=key, value=dl["raw"], headers=headers)
+        for rkey, value, partition in outputs.reroute:
+            source.send_soon(key=rkey, value=value, partition=partition,
+                             headers=[("postwatch-rerouted", key)])
+
+    def message(e: Any) -> Message:
+        control = e.headers.get(CONTROL_HEADER) if e.headers else None
+        ts = e.message.timestamp
+        return Message(e.message.offset, e.value or b"",
+                       None if ts is None else int(ts * 1000),
+                       None if control is None else bytes(control))
 
     def flush(partition: int) -> None:
         events = buffers.pop(partition, [])
         if not events:
             return
-        msgs = [
-            Message(e.message.offset, e.value or b"", bool(e.headers and CONTROL_HEADER in
-                                                         e.headers))
-            for e in events
-        ]
-        proc = Processor(cfg, partition, get)
-        outputs = proc.process(msgs, now_ms=int(time.time() * 1000))
+        proc = Processor(cfg, partition, get, caches[partition])
+        outputs = proc.process([message(e) for e in events], now_ms=int(time.time() * 1000))
         publish(outputs, key=f"p{partition}".encode())
         for key, value in proc.writes.items():  # the partition's meta is last
             if value is None:
@@ -119,22 +127,28 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                 state[key] = orjson.dumps(value)
         for e in events:
             e.ack()
-        w = wall[partition]
-        w["tick_pending"] = False
+        wall[partition]["tick_pending"] = False
 
     @app.agent(source)
     async def ingest(stream: Any) -> None:
-        async for event in stream.noack().events():
-            p = event.message.partition
-            control = bool(event.headers and CONTROL_HEADER in event.headers)
-            buf = buffers[p]
-            if not buf:
-                wall[p]["first_buffered"] = time.monotonic()
-            buf.append(event)
-            if not control:
-                wall[p]["last_event"] = time.monotonic()
-            if control or len(buf) >= cfg.batch_size:
-                flush(p)
+        try:
+            async for event in stream.noack().events():
+                p = event.message.partition
+                control = bool(event.headers and CONTROL_HEADER in event.headers)
+                buf = buffers[p]
+                if not buf:
+                    wall[p]["first_buffered"] = time.monotonic()
+                buf.append(event)
+                if not control:
+                    wall[p]["last_event"] = time.monotonic()
+                if control or len(buf) >= cfg.batch_size:
+                    flush(p)
+        except Exception:
+            # Nothing unacknowledged is lost (offsets are behind the state), so the safe
+            # reaction to a bug is to stop: the supervisor restarts the worker, which
+            # resumes from its state. Staying up with a dead agent would stall silently.
+            log.critical("ingest agent crashed; exiting for a restart", exc_info=True)
+            os._exit(70)
 
     @app.timer(interval=cfg.flush_interval_seconds)
     async def ticker() -> None:
@@ -152,18 +166,19 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                 if now - w["first_buffered"] >= cfg.flush_interval_seconds:
                     await _tick(p, {"kind": "flush"})
                 continue
-            if now - w["last_event"] < cfg.idle_timeout_seconds:
+            if (now - w["last_event"] < cfg.idle_timeout_seconds
+                    or now - w["last_idle_tick"] < cfg.idle_timeout_seconds):
                 continue
-            meta = get(meta_key(p))
-            if not meta or not meta["open"] or w["idle_sent_for"] == meta["last_data_offset"]:
+            meta = caches[p].get(meta_key(p)) or get(meta_key(p))
+            if not meta or not any(c["open"] for c in meta["contexts"].values()):
                 continue
-            w["idle_sent_for"] = meta["last_data_offset"]
+            w["last_idle_tick"] = now
             await _tick(p, {"kind": "idle", "last_data_offset": meta["last_data_offset"]})
 
     async def _tick(partition: int, body: dict[str, Any]) -> None:
         wall[partition]["tick_pending"] = True
         await source.send(key=None, value=orjson.dumps(body), partition=partition,
-                          headers=[(CONTROL_HEADER, b"tick")])
+                          headers=[(CONTROL_HEADER, token)])
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -171,6 +186,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
             if tp.topic == cfg.topics.input:
                 buffers.pop(tp.partition, None)  # unacknowledged: the new owner replays them
                 wall.pop(tp.partition, None)
+                caches.pop(tp.partition, None)
 
     return app
 

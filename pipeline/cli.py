@@ -36,6 +36,28 @@ def _running(cfg: Config) -> Config:
     return Config.from_json(path.read_bytes())
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None:
+        root = ctx.find_root().obj
+        key = "config_file" if param.name == "config_file" else None
+        if key:
+            root[key] = value
+        else:
+            root["overrides"][param.name] = value
+    return value
+
+
+def common(f: Any) -> Any:
+    """The placement options are accepted after the subcommand too (`postwatch query --store`)."""
+    for name, help_ in (("--store", "Embedded chdb store directory."),
+                        ("--state-dir", "Runtime files and logs."),
+                        ("--broker", "'embedded' or kafka://host:port[,host:port]."),
+                        ("--clickhouse", "http(s)://user:pass@host:8123/db.")):
+        f = click.option(name, expose_value=False, callback=_remember, help=help_)(f)
+    return click.option("--config", "config_file", expose_value=False, callback=_remember,
+                        type=click.Path(exists=True, dir_okay=False), help="TOML file.")(f)
+
+
 @click.group()
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="TOML file with configuration fields (see README).")
@@ -59,6 +81,7 @@ def main(ctx: click.Context, config_file: str | None, config_json: str | None,
 
 @main.command()
 @click.option("--workers", type=int, help="Number of Faust worker processes (default 1).")
+@common
 @click.pass_context
 def up(ctx: click.Context, workers: int | None) -> None:
     """Start the broker (embedded), the workers and the sink; Ctrl-C stops everything."""
@@ -83,7 +106,7 @@ def up(ctx: click.Context, workers: int | None) -> None:
             click.echo(f"query endpoint {info['query_url']} (postwatch query \"SQL\")")
         click.echo(f"publish to topic '{running.topics.input}'; Ctrl-C to stop")
         while not stopping:
-            sup.check_alive()
+            sup.supervise()
             time.sleep(0.5)
     finally:
         sup.stop()
@@ -92,6 +115,7 @@ def up(ctx: click.Context, workers: int | None) -> None:
 
 @main.command()
 @click.option("--index", type=int, default=0)
+@common
 @click.pass_context
 def worker(ctx: click.Context, index: int) -> None:
     """Run one Faust worker (normally started by `up`)."""
@@ -104,6 +128,7 @@ def worker(ctx: click.Context, index: int) -> None:
 
 
 @main.command()
+@common
 @click.pass_context
 def sink(ctx: click.Context) -> None:
     """Run the ClickHouse sink (normally started by `up`)."""
@@ -126,6 +151,7 @@ def _data_dir(data_dir: str | None) -> Path | None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--minutes", type=int, default=60, show_default=True)
 @click.option("--truth", type=click.Path(dir_okay=False), help="Where to write ground truth.")
+@common
 @click.pass_context
 def replay(ctx: click.Context, data_dir: str | None, seed: int, minutes: int,
            truth: str | None) -> None:
@@ -148,6 +174,7 @@ def replay(ctx: click.Context, data_dir: str | None, seed: int, minutes: int,
 
 @main.command(name="publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@common
 @click.pass_context
 def publish_file(ctx: click.Context, file: str) -> None:
     """Publish schema-v1 JSON lines from FILE (keyed by deployment_context)."""
@@ -169,6 +196,7 @@ def publish_file(ctx: click.Context, file: str) -> None:
 @click.option("--workers", type=int)
 @click.option("--summary-json", type=click.Path(dir_okay=False))
 @click.option("--no-progress", is_flag=True)
+@common
 @click.pass_context
 def demo(ctx: click.Context, data_dir: str | None, seed: int, minutes: int, rate: int,
          workers: int | None, summary_json: str | None, no_progress: bool) -> None:
@@ -193,12 +221,16 @@ def demo(ctx: click.Context, data_dir: str | None, seed: int, minutes: int, rate
 @main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@common
 @click.pass_context
 def query(ctx: click.Context, sql: str, fmt: str) -> None:
     """Run read-only SQL on the store (through the sink while `up` runs)."""
     from pipeline.query import SinkQuery
 
     cfg = _config(ctx)
+    if cfg.embedded_store() and not Path(cfg.store).exists():
+        raise click.ClickException(
+            f"no store at {cfg.store}; pass --store (the demo writes .postwatch/demo-store)")
     try:
         res = SinkQuery.for_config(cfg).run(sql)
     except Exception as e:
@@ -220,6 +252,7 @@ def alerts() -> None:
 
 
 @alerts.command()
+@common
 @click.option("--from-beginning", is_flag=True)
 @click.option("--max", "max_alerts", type=int, default=0, help="Stop after N alerts (0: never).")
 @click.option("--timeout", type=float, default=0.0, help="Stop after N idle seconds (0: never).")
@@ -236,6 +269,7 @@ def tail(ctx: click.Context, from_beginning: bool, max_alerts: int, timeout: flo
         "group.id": f"{cfg.app_id}-alerts-tail-{os.getpid()}",
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "enable.auto.commit": False,
+        "log_level": 3,  # errors only: a tail is not the place for rebalance chatter
     })
     consumer.subscribe([cfg.topics.alerts])
     seen, idle_since = 0, time.monotonic()

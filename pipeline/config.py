@@ -56,6 +56,8 @@ class Config:
     idle_timeout_seconds: float = 10.0
     dedup_horizon_seconds: int | None = None  # default: allowed lateness + 1 hour
     future_tolerance_seconds: int = 86_400
+    max_clock_skew_seconds: int = 10  # event time may lead the producer's clock by this much
+    control_token: str = ""  # shared by the workers of a deployment; `up` generates one
     # input limits and privacy
     max_event_bytes: int = 256 * 1024
     dlq_max_bytes: int = 64 * 1024

@@ -27,7 +27,7 @@ class SinkQuery:
 
     def run(self, sql: str) -> dict[str, Any]:
         if self.url is None:
-            client = connect(self.cfg)
+            client = connect(self.cfg, create=False)
             result = client.query(sql, settings={"readonly": 1})
             return {"columns": list(result.column_names), "rows": result.result_rows}
         req = urllib.request.Request(self.url, data=sql.encode(), method="POST")

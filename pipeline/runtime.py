@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -108,6 +109,9 @@ class Supervisor:
     cfg: Config
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     config_path: Path | None = None
+    restarts: dict[str, int] = field(default_factory=dict)
+    _argv: dict[str, list[str]] = field(default_factory=dict)
+    _next_start: dict[str, float] = field(default_factory=dict)
 
     def start(self, wait_sink: bool = True) -> Config:
         state = Path(self.cfg.state_dir)
@@ -118,6 +122,8 @@ class Supervisor:
             self.procs["broker"] = proc
             cfg = cfg.with_(broker=url, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
                                            for k, v in EMBEDDED_TIMEOUTS.items()})
+        if not cfg.control_token:
+            cfg = cfg.with_(control_token=secrets.token_hex(16))
         self.cfg = cfg
         ensure_topics(cfg)
         self.config_path = state / "runtime-config.json"
@@ -131,6 +137,7 @@ class Supervisor:
         return cfg
 
     def _spawn(self, name: str, args: list[str]) -> None:
+        self._argv[name] = args
         log_file = open(Path(self.cfg.state_dir) / "logs" / f"{name}.log", "ab")  # noqa: SIM115
         cmd = [sys.executable, "-m", "pipeline.cli", "--config-json", str(self.config_path), *args]
         self.procs[name] = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
@@ -156,6 +163,28 @@ class Supervisor:
                 raise RuntimeError(
                     f"{name} exited with code {proc.returncode}; see "
                     f"{Path(self.cfg.state_dir) / 'logs' / (name + '.log')}")
+
+    def supervise(self) -> None:
+        """Restart a worker or the sink that exited, with backoff (1 s doubling to 60 s).
+        A worker resumes from its changelog and source offsets, the sink from its committed
+        offsets, so a restart loses nothing. The embedded broker keeps its data in memory:
+        if it dies, there is nothing to resume from, and this raises."""
+        now = time.monotonic()
+        for name, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            if name == "broker":
+                raise RuntimeError(f"the embedded broker exited with code {code}")
+            due = self._next_start.get(name)
+            if due is None:
+                n = self.restarts.get(name, 0)
+                self._next_start[name] = now + min(60.0, 2.0 ** n)
+                log.warning("%s exited with code %s; restarting (restart %d)", name, code, n + 1)
+            elif now >= due:
+                del self._next_start[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self._spawn(name, self._argv[name])
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM workers, then the sink, then the broker; SIGKILL what outlives timeout."""

@@ -11,6 +11,7 @@ endpoint serves read-only queries, since no other process may open the chdb stor
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from typing import Any
 
 import clickhouse_connect
 import orjson
+from clickhouse_connect.driver.exceptions import OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
 
 from detectors.pii import redact
@@ -33,6 +35,7 @@ log = logging.getLogger("postwatch.sink")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
 EXCERPT_CHARS = 200
+REJECT_AFTER_FAILURES = 3
 
 COLUMNS: dict[str, list[str]] = {
     "interactions": [
@@ -68,9 +71,9 @@ COLUMNS: dict[str, list[str]] = {
 }
 
 
-def connect(cfg: Config) -> Any:
+def connect(cfg: Config, create: bool = True) -> Any:
     dsn = cfg.clickhouse_dsn()
-    if dsn.startswith("chdb:"):
+    if dsn.startswith("chdb:") and create:
         Path(cfg.store).mkdir(parents=True, exist_ok=True)
     return clickhouse_connect.get_client(dsn=dsn)
 
@@ -114,7 +117,8 @@ def rows_from_message(topic_table: str, msg: Message) -> list[list[Any]]:
         text = value.decode("utf-8", errors="replace")
         return [[
             src_topic, int(src_part), int(src_off),
-            headers["postwatch-reason"].decode(), headers["postwatch-detail"].decode(),
+            headers["postwatch-reason"].decode(),
+            redact(headers["postwatch-detail"].decode("utf-8", "replace"))[:500],
             int(headers["postwatch-length"]), headers["postwatch-sha256"].decode(),
             redact(text)[:EXCERPT_CHARS], msg.partition(), msg.offset(),
             msg.timestamp()[1] or int(time.time() * 1000),
@@ -153,6 +157,7 @@ class Sink:
         self.stop = threading.Event()
         self.rows_written: dict[str, int] = defaultdict(int)
         self.bad_messages = 0
+        self.rejected = 0
 
     # -- writing ---------------------------------------------------------------------------
     def write_batch(self, messages: list[Message]) -> None:
@@ -177,7 +182,11 @@ class Sink:
                 self._insert(table, rows, dedup_token(table, spans[table]))
 
     def _insert(self, table: str, rows: list[list[Any]], token: str) -> None:
-        delay = 0.2
+        """Insert with retries. Connection trouble is retried with backoff for as long as it
+        lasts; any other failure is retried a few times, then the batch is split in halves
+        until the rows that cannot be written are isolated and set aside in ``sink_rejects``,
+        so one bad value never blocks the rows behind it."""
+        delay, failures = 0.2, 0
         while True:
             try:
                 with self.lock:
@@ -186,12 +195,35 @@ class Sink:
                                        settings={"insert_deduplication_token": token})
                 self.rows_written[table] += len(rows)
                 return
-            except Exception as e:
+            except Exception as e:  # classified below: transient, or a row that cannot fit
                 if self.stop.is_set():
                     raise
-                log.warning("insert into %s failed (%s); retrying in %.1fs", table, e, delay)
+                transient = isinstance(e, OperationalError | OSError)
+                failures += 0 if transient else 1
+                if failures >= REJECT_AFTER_FAILURES:
+                    if len(rows) == 1:
+                        self._reject(table, rows[0], e)
+                        return
+                    mid = len(rows) // 2
+                    self._insert(table, rows[:mid], f"{token}-a")
+                    self._insert(table, rows[mid:], f"{token}-b")
+                    return
+                log.warning("insert into %s failed (%s); retrying in %.1fs", table,
+                            str(e).splitlines()[0][:300] if str(e) else type(e).__name__, delay)
                 self.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    def _reject(self, table: str, row: list[Any], error: Exception) -> None:
+        # stdlib json: unlike orjson it takes integers of any size, the usual culprit here
+        record = json.dumps(dict(zip(COLUMNS[table], row, strict=True)), default=str)
+        log.error("setting aside a row of %s that cannot be written: %s", table,
+                  str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
+        self.rejected += 1
+        with self.lock:
+            self.client.insert(f"{self.cfg.database}.sink_rejects",
+                               [[table, f"{type(error).__name__}: {error}"[:2000],
+                                 record[:100_000]]],
+                               column_names=["target_table", "error", "row"])
 
     # -- reading ---------------------------------------------------------------------------
     def query(self, sql: str) -> dict[str, Any]:

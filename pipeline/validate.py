@@ -83,14 +83,16 @@ _RFC3339 = re.compile(
 )
 
 
+MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01T00:00:00Z, as the schema's integer minimum
+
+
 def _is_rfc3339(value: str) -> bool:
     if not _RFC3339.match(value):
         return False
     try:
-        parse_rfc3339_ms(value)
-    except ValueError:
+        return parse_rfc3339_ms(value) >= MIN_TIMESTAMP_MS
+    except (ValueError, OverflowError):
         return False
-    return True
 
 
 def parse_rfc3339_ms(value: str) -> int:
@@ -139,12 +141,14 @@ def _json_type_matches(value: Any, t: str) -> bool:
     }.get(t, False)
 
 
-def _has_non_finite(text: str) -> bool:
+def _has_non_finite(raw: bytes, text: str) -> bool:
+    if b"NaN" not in raw and b"Infinity" not in raw:
+        return False
     try:
         json.loads(text, parse_constant=_raise_constant)
     except _NonFiniteError:
         return True
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return False
 
@@ -159,6 +163,8 @@ def _raise_constant(name: str) -> Any:
 
 def decode(raw: bytes, max_bytes: int) -> Interaction | Rejection:
     """Decode and schema-check one message (no event-time checks: see :func:`check_time`)."""
+    if not raw:
+        return Rejection("not_json", "empty message (no value)")
     if len(raw) > max_bytes:
         return Rejection("too_large", f"{len(raw)} bytes > max_event_bytes {max_bytes}")
     try:
@@ -168,7 +174,7 @@ def decode(raw: bytes, max_bytes: int) -> Interaction | Rejection:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        if _has_non_finite(text):
+        if _has_non_finite(raw, text):
             return Rejection("non_finite_number", "NaN or Infinity is not valid JSON")
         return Rejection("not_json", f"{e.msg} at char {e.pos}")
     if not isinstance(obj, dict):
@@ -203,7 +209,8 @@ def _short(message: str, limit: int = 200) -> str:
 
 def _normalise(obj: dict[str, Any]) -> Interaction:
     ts = obj["timestamp"]
-    ts_ms = ts if isinstance(ts, int) else parse_rfc3339_ms(ts)
+    # JSON Schema counts 1.0 as an integer; a string is RFC 3339 (checked by the schema)
+    ts_ms = int(ts) if isinstance(ts, int | float) else parse_rfc3339_ms(ts)
     model = obj["model"]
     if isinstance(model, str):
         name, version = model, ""

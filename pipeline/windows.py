@@ -21,11 +21,13 @@ does not depend on batch boundaries) or when an idle tick arrives for a silent p
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 import detectors
 from detectors.evaluate import evaluate
@@ -35,6 +37,8 @@ from pipeline import alerting
 from pipeline.config import Config
 from pipeline.validate import Interaction, Rejection, check_time, decode
 
+log = logging.getLogger("postwatch.worker")
+
 ALL = "*"
 OTHER = "__other__"
 SEP = "\x1f"
@@ -43,15 +47,21 @@ RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
 CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate")
 SAMPLE_IDS = 5
 CONTROL_HEADER = "postwatch-control"
+DEDUP_BUCKET_MS = 5 * 60_000
 
 Segment = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One input message. ``timestamp_ms`` is the Kafka message timestamp (the producer's
+    clock, stored in the log, so a replay sees the same value); ``control`` is the value of
+    the ``postwatch-control`` header, if any."""
+
     offset: int
     value: bytes
-    control: bool = False
+    timestamp_ms: int | None = None
+    control: bytes | None = None
 
 
 @dataclass
@@ -61,6 +71,7 @@ class Outputs:
     windows: list[dict[str, Any]] = field(default_factory=list)
     drift: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    reroute: list[tuple[bytes, bytes, int]] = field(default_factory=list)  # key, value, partition
 
 
 def meta_key(partition: int) -> str:
@@ -71,8 +82,13 @@ def seg_key(seg: Segment) -> str:
     return "seg" + SEP + SEP.join(seg)
 
 
-def dedup_key(partition: int, minute: int) -> str:
-    return f"dedup{SEP}{partition}{SEP}{minute}"
+def dedup_key(partition: int, bucket: int) -> str:
+    return f"dedup{SEP}{partition}{SEP}{bucket}"
+
+
+def partition_for(context: str, partitions: int) -> int:
+    """The partition a producer keying by ``context`` with murmur2 (Java/Faust) writes to."""
+    return (murmur2(context.encode()) & 0x7FFFFFFF) % partitions
 
 
 def level_of(seg: Segment) -> str:
@@ -95,14 +111,16 @@ def segments_for(ctx: str, cohort: str, model: str) -> tuple[Segment, Segment, S
 def new_meta() -> dict[str, Any]:
     return {
         "applied": -1,
-        "watermark": None,
-        "closed_before": None,
         "last_data_offset": -1,
-        "tracked": {},
-        "open": [],
-        "dedup_minutes": [],
-        "counts": {"valid": 0, "dead": 0, "duplicate": 0, "late": 0, "overflow": 0},
+        "contexts": {},  # context -> {"wm", "closed", "open": [seg keys], cohorts, models, risk}
+        "dedup_buckets": [],
+        "counts": {"valid": 0, "dead": 0, "duplicate": 0, "late": 0, "overflow": 0,
+                   "rerouted": 0},
     }
+
+
+def new_context() -> dict[str, Any]:
+    return {"wm": None, "closed": None, "open": [], "cohorts": [], "models": [], "risk": None}
 
 
 def new_segment() -> dict[str, Any]:
@@ -144,19 +162,30 @@ def stable_id(*parts: Any) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
 
 
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def clean_label(value: str) -> str:
+    """Identifiers (cohort, model, ...) are stored and used as segment keys: no personal data
+    in them either."""
+    return redact(value.translate(_ZERO_WIDTH))
+
+
 class Processor:
     """Applies one partition's messages to the state store and collects the outputs.
 
     ``get(key)`` returns a stored value or ``None``; after :meth:`process` the dirty values
-    are in :attr:`writes` (key -> value) and must be written together with the source
-    offsets being acknowledged.
+    are in :attr:`writes` (key -> value, ``None`` = delete) and must be written before the
+    source offsets are acknowledged. ``cache`` may be shared across calls by the owner of the
+    partition (decoded values, kept in step with the writes).
     """
 
-    def __init__(self, config: Config, partition: int, get: Callable[[str], Any]) -> None:
+    def __init__(self, config: Config, partition: int, get: Callable[[str], Any],
+                 cache: dict[str, Any] | None = None) -> None:
         self.cfg = config
         self.partition = partition
         self._get = get
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {} if cache is None else cache
         self.writes: dict[str, Any] = {}
         self.out = Outputs()
 
@@ -170,6 +199,10 @@ class Processor:
     def _dirty(self, key: str) -> None:
         self.writes[key] = self._cache[key]
 
+    def _delete(self, key: str) -> None:
+        self._cache.pop(key, None)
+        self.writes[key] = None
+
     # -- main entry ------------------------------------------------------------------------
     def process(self, messages: Iterable[Message], now_ms: int) -> Outputs:
         mk = meta_key(self.partition)
@@ -178,15 +211,15 @@ class Processor:
         last = applied
         for msg in messages:
             last = max(last, msg.offset)
-            if msg.control:
-                if msg.offset > applied:
-                    self._control(meta, msg)
+            fresh = msg.offset > applied
+            if msg.control is not None:
+                self._control(meta, msg, fresh)
                 continue
-            self._event(meta, msg, fresh=msg.offset > applied, now_ms=now_ms)
+            self._event(meta, msg, fresh, now_ms if msg.timestamp_ms is None else msg.timestamp_ms)
         if last > applied:
             meta["applied"] = last
             for key, value in self.writes.items():
-                if key.startswith("seg" + SEP):
+                if value is not None and key.startswith("seg" + SEP):
                     value["applied"] = max(value["applied"], last)
             # The changelog keeps the order of writes, so a crash leaves a prefix of them: the
             # partition's meta goes last, and a persisted meta implies persisted segments.
@@ -195,29 +228,56 @@ class Processor:
         return self.out
 
     # -- one event -------------------------------------------------------------------------
-    def _event(self, meta: dict[str, Any], msg: Message, fresh: bool, now_ms: int) -> None:
+    def _parse(self, meta: dict[str, Any], msg: Message, arrival_ms: int
+               ) -> tuple[Interaction, Any] | Rejection:
+        """Decode, validate, check time and evaluate; never raises for any input."""
         cfg = self.cfg
-        result = decode(msg.value, cfg.max_event_bytes)
-        if isinstance(result, Interaction):
-            newest = meta["watermark"] if meta["watermark"] is not None else now_ms
-            rejected = check_time(result.ts_ms, newest, cfg.future_tolerance_seconds * 1000)
+        try:
+            result = decode(msg.value, cfg.max_event_bytes)
+            if isinstance(result, Rejection):
+                return result
+            ctx = meta["contexts"].get(result.context)
+            wm = ctx["wm"] if ctx and ctx["wm"] is not None else arrival_ms
+            late_ref = max(wm, arrival_ms)
+            rejected = check_time(result.ts_ms, late_ref, cfg.future_tolerance_seconds * 1000)
             if rejected is not None:
-                result = rejected
-        if isinstance(result, Rejection):
+                return rejected
+            result.cohort = clean_label(result.cohort)
+            result.model = clean_label(result.model)
+            result.model_version = clean_label(result.model_version)
+            result.finish_reason = clean_label(result.finish_reason)
+            result.scores = {clean_label(k): v for k, v in result.scores.items()}
+            return result, evaluate(result.input_text, result.output_text)
+        except Exception as e:
+            log.exception("processing error at %s@%s", self.partition, msg.offset)
+            return Rejection("processing_error", f"{type(e).__name__}: {str(e)[:150]}")
+
+    def _event(self, meta: dict[str, Any], msg: Message, fresh: bool, arrival_ms: int) -> None:
+        cfg = self.cfg
+        parsed = self._parse(meta, msg, arrival_ms)
+        if isinstance(parsed, Rejection):
             if fresh:
                 meta["counts"]["dead"] += 1
-                self.out.dead_letters.append(self._dead_letter(msg, result))
+                self.out.dead_letters.append(self._dead_letter(msg, parsed))
             return
-        ev = result
-        if self._is_duplicate(meta, ev, msg.offset):
+        ev, sig = parsed
+        home = partition_for(ev.context, cfg.partitions)
+        if home != self.partition:
+            # keyed by something else than deployment_context: forward to the context's
+            # partition (a replayed forward is a duplicate event_id there, counted once)
+            if fresh:
+                meta["counts"]["rerouted"] += 1
+                self.out.reroute.append((ev.context.encode(), msg.value, home))
+            return
+        if self._is_duplicate(meta, ev.event_id, msg.offset, arrival_ms):
             if fresh:
                 meta["counts"]["duplicate"] += 1
             return
+        ctx = meta["contexts"].setdefault(ev.context, new_context())
         w = cfg.window_ms
         wstart = ev.ts_ms - ev.ts_ms % w
-        late = meta["closed_before"] is not None and wstart + w <= meta["closed_before"]
-        cohort, model, overflow = self._track(meta, ev)
-        sig = evaluate(ev.input_text, ev.output_text)
+        late = ctx["closed"] is not None and wstart + w <= ctx["closed"]
+        cohort, model, overflow = self._track(ctx, ev)
         flags = {
             "refusal": sig.refusal,
             "jailbreak": sig.jailbreak,
@@ -226,7 +286,7 @@ class Processor:
             "error": ev.finish_reason == "error",
         }
         chars = (sig.input_chars, sig.output_chars)
-        open_set = set(meta["open"])
+        open_set = set(ctx["open"])
         for seg in segments_for(ev.context, cohort, model):
             key = seg_key(seg)
             state = self._load(key, new_segment)
@@ -239,7 +299,7 @@ class Processor:
                 _add(agg, ev, flags, chars, overflow and seg[1] == ALL)
                 if key not in open_set:
                     open_set.add(key)
-                    meta["open"].append(key)
+                    ctx["open"].append(key)
             self._dirty(key)
         if fresh:
             counts = meta["counts"]
@@ -247,80 +307,100 @@ class Processor:
             counts["late"] += int(late)
             counts["overflow"] += int(overflow)
             meta["last_data_offset"] = msg.offset
-            if meta["watermark"] is None or ev.ts_ms > meta["watermark"]:
-                meta["watermark"] = ev.ts_ms
             self.out.evaluated.append(self._evaluated(ev, msg, cohort, model, flags, sig, late))
-        if meta["watermark"] is not None:
-            frontier = meta["watermark"] - cfg.lateness_ms
+        # The watermark follows event time, but never runs ahead of the producer's clock by
+        # more than the allowed skew: one event stamped hours ahead cannot close the windows
+        # that are still filling.
+        bounded = min(ev.ts_ms, arrival_ms + cfg.max_clock_skew_seconds * 1000)
+        if ctx["wm"] is None or bounded > ctx["wm"]:
+            ctx["wm"] = bounded
+            frontier = bounded - cfg.lateness_ms
             frontier -= frontier % w
-            if meta["closed_before"] is None or frontier > meta["closed_before"]:
-                meta["closed_before"] = frontier
-                self._close_due(meta, "watermark")
+            if ctx["closed"] is None or frontier > ctx["closed"]:
+                ctx["closed"] = frontier
+                self._close_due(ctx, "watermark")
 
-    def _is_duplicate(self, meta: dict[str, Any], ev: Interaction, offset: int) -> bool:
-        minute = ev.ts_ms // 60_000
-        wm = meta["watermark"]
-        horizon_min = None if wm is None else (wm - self.cfg.dedup_horizon_ms) // 60_000
-        if horizon_min is not None and minute < horizon_min:
-            return False  # older than the horizon: no longer tracked
-        key = dedup_key(self.partition, minute)
-        seen = self._load(key, dict)
-        first = seen.get(ev.event_id)
-        if first is not None and first < offset:
-            return True
-        if first is None:
-            seen[ev.event_id] = offset
-            self._dirty(key)
-            if minute not in meta["dedup_minutes"]:
-                meta["dedup_minutes"].append(minute)
-            if horizon_min is not None:
-                for old in [m for m in meta["dedup_minutes"] if m < horizon_min]:
-                    meta["dedup_minutes"].remove(old)
-                    self._cache[dedup_key(self.partition, old)] = None
-                    self.writes[dedup_key(self.partition, old)] = None  # delete
+    def _is_duplicate(self, meta: dict[str, Any], event_id: str, offset: int,
+                      arrival_ms: int) -> bool:
+        """Has ``event_id`` been applied within the dedup horizon (by arrival time)?
+
+        Ids are kept in buckets of arrival time; a lookup checks every live bucket, an insert
+        writes only the newest one, and buckets older than the horizon are deleted."""
+        span = DEDUP_BUCKET_MS
+        buckets: list[int] = meta["dedup_buckets"]
+        for b in buckets:
+            first = self._load(dedup_key(self.partition, b), dict).get(event_id)
+            if first is not None:
+                return bool(first < offset)  # == offset: this very message, replayed
+        bucket = arrival_ms // span
+        if bucket not in buckets:
+            buckets.append(bucket)
+            horizon = (arrival_ms - self.cfg.dedup_horizon_ms) // span
+            for old in [b for b in buckets if b < horizon]:
+                buckets.remove(old)
+                self._delete(dedup_key(self.partition, old))
+        key = dedup_key(self.partition, bucket if bucket in buckets else max(buckets))
+        self._load(key, dict)[event_id] = offset
+        self._dirty(key)
         return False
 
-    def _track(self, meta: dict[str, Any], ev: Interaction) -> tuple[str, str, bool]:
-        tracked = meta["tracked"].setdefault(ev.context, {"cohorts": [], "models": []})
+    def _track(self, ctx: dict[str, Any], ev: Interaction) -> tuple[str, str, bool]:
         risk = ev.raw.get("risk_tier")
         if risk:
-            tracked["risk_tier"] = risk
+            ctx["risk"] = clean_label(risk)
         cohort, model, overflow = ev.cohort, ev.model, False
-        if cohort not in tracked["cohorts"]:
-            if len(tracked["cohorts"]) < self.cfg.max_cohorts_per_context:
-                tracked["cohorts"].append(cohort)
+        if cohort not in ctx["cohorts"]:
+            if len(ctx["cohorts"]) < self.cfg.max_cohorts_per_context:
+                ctx["cohorts"].append(cohort)
             else:
                 cohort, overflow = OTHER, True
-        if model not in tracked["models"]:
-            if len(tracked["models"]) < self.cfg.max_models_per_context:
-                tracked["models"].append(model)
+        if model not in ctx["models"]:
+            if len(ctx["models"]) < self.cfg.max_models_per_context:
+                ctx["models"].append(model)
             else:
                 model, overflow = OTHER, True
         return cohort, model, overflow
 
     # -- control ticks ---------------------------------------------------------------------
-    def _control(self, meta: dict[str, Any], msg: Message) -> None:
-        try:
-            tick = orjson.loads(msg.value)
-        except orjson.JSONDecodeError:
+    def _control(self, meta: dict[str, Any], msg: Message, fresh: bool) -> None:
+        """Idle ticks from the worker's own timer. Anything else carrying the control header
+        (a producer's mistake, or a forgery) is dead-lettered, never obeyed."""
+        tick: Any = None
+        if self.cfg.control_token and msg.control == self.cfg.control_token.encode():
+            try:
+                tick = orjson.loads(msg.value)
+            except orjson.JSONDecodeError:
+                tick = None
+        if not isinstance(tick, dict) or tick.get("kind") not in ("idle", "flush"):
+            if fresh:
+                meta["counts"]["dead"] += 1
+                self.out.dead_letters.append(self._dead_letter(
+                    msg, Rejection("forged_control", "control header without a valid token")))
             return
-        if not isinstance(tick, dict) or tick.get("kind") != "idle":
+        if not fresh or tick["kind"] != "idle":
             return
-        if tick.get("last_data_offset") != meta["last_data_offset"] or meta["watermark"] is None:
+        if tick.get("last_data_offset") != meta["last_data_offset"]:
             return  # data arrived after the tick was sent: the partition is not idle
+        # processing time (the tick's timestamp, in the log) stands in for event time on a
+        # silent partition: windows that ended more than the allowed lateness ago close
+        now = msg.timestamp_ms
+        if now is None:
+            return
         w = self.cfg.window_ms
-        frontier = meta["watermark"] - meta["watermark"] % w + w
-        if meta["closed_before"] is None or frontier > meta["closed_before"]:
-            meta["closed_before"] = frontier
-            self._close_due(meta, "idle")
+        frontier = now - self.cfg.lateness_ms
+        frontier -= frontier % w
+        for ctx in meta["contexts"].values():
+            if ctx["open"] and (ctx["closed"] is None or frontier > ctx["closed"]):
+                ctx["closed"] = frontier
+                self._close_due(ctx, "idle")
 
     # -- closing and judging ---------------------------------------------------------------
-    def _close_due(self, meta: dict[str, Any], reason: str) -> None:
-        frontier = meta["closed_before"]
+    def _close_due(self, ctx: dict[str, Any], reason: str) -> None:
+        frontier = ctx["closed"]
         w = self.cfg.window_ms
         closed: list[tuple[Segment, dict[str, Any]]] = []
         still_open = []
-        for key in meta["open"]:
+        for key in ctx["open"]:
             state = self._load(key, new_segment)
             due = sorted(int(s) for s in state["windows"] if int(s) + w <= frontier)
             seg: Segment = tuple(key.split(SEP)[1:])  # type: ignore[assignment]
@@ -336,7 +416,7 @@ class Processor:
                 self._dirty(key)
             if state["windows"]:
                 still_open.append(key)
-        meta["open"] = still_open
+        ctx["open"] = still_open
         if closed:
             self._judge(closed)
 
@@ -443,8 +523,8 @@ class Processor:
         detector = "rate"
         dedup = stable_id(seg, detector, t.metric)
         direction = "up" if t.effect > 0 else "down"
-        risk = self._load(meta_key(self.partition), new_meta)["tracked"].get(
-            seg[0], {}).get("risk_tier")
+        risk = self._load(meta_key(self.partition), new_meta)["contexts"].get(
+            seg[0], {}).get("risk")
         ratio = abs(t.effect) / self.cfg.min_abs_effect if self.cfg.min_abs_effect else 0.0
         return {
             "schema_version": 1,
@@ -485,8 +565,9 @@ class Processor:
         mode = self.cfg.store_text
         if text is None or mode == "none":
             return None
-        text = text[: self.cfg.max_text_chars]
-        return text if mode == "full" else redact(text)
+        if mode == "redacted":  # redact the whole text first: a cut never splits a match
+            text = redact(text.translate(_ZERO_WIDTH))
+        return text[: self.cfg.max_text_chars]
 
     def _evaluated(self, ev: Interaction, msg: Message, cohort: str, model: str,
                    flags: Mapping[str, bool], sig: Any, late: bool) -> dict[str, Any]:
@@ -517,7 +598,7 @@ class Processor:
     def _dead_letter(self, msg: Message, rej: Rejection) -> dict[str, Any]:
         return {
             "reason": rej.reason,
-            "detail": rej.detail,
+            "detail": redact(rej.detail),
             "source_partition": self.partition,
             "source_offset": msg.offset,
             "length": len(msg.value),

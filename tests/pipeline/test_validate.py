@@ -68,3 +68,21 @@ def test_future_check_is_relative_to_newest_accepted_event_time() -> None:
     assert check_time(10 * day, 9 * day, day) is None
     rej = check_time(10 * day + 1, 9 * day, day)
     assert rej is not None and rej.reason == "future_timestamp"
+
+
+@pytest.mark.parametrize(("obj", "raw", "expected"), [
+    (None, b"", "not_json"),
+    (None, b"[" * 100_000, "not_json"),  # deeper than any parser allows
+    (None, b'{"a": ' * 5_000 + b"NaN" + b"}" * 5_000, "not_json"),
+    ({**BASE, "input": {"tokens": 2**64 - 1}}, None, "invalid_value"),
+    ({**BASE, "latency_ms": 1e308}, None, "invalid_value"),
+    ({**BASE, "timestamp": "1970-01-01T00:00:00Z"}, None, "invalid_value"),
+    ({**BASE, "timestamp": "0001-01-01T00:00:00+00:00"}, None, "invalid_value"),
+])
+def test_hostile_input_is_rejected_not_raised(obj: Any, raw: bytes | None, expected: str) -> None:
+    assert reason(obj, raw) == expected
+
+
+def test_whole_number_float_timestamp_is_read_as_milliseconds() -> None:
+    r = decode(orjson.dumps({**BASE, "timestamp": 1_764_700_000_000.0}), MAX)
+    assert isinstance(r, Interaction) and r.ts_ms == 1_764_700_000_000

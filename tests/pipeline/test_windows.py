@@ -22,7 +22,7 @@ T0 = 1_764_000_000_000 - 1_764_000_000_000 % W  # a window boundary
 
 def cfg(**kw: Any) -> Config:
     base = {"window_seconds": 60, "allowed_lateness_seconds": 10, "min_window_events": 20,
-            "min_reference_events": 100}
+            "min_reference_events": 100, "control_token": TOKEN, "partitions": 1}
     base.update(kw)
     return Config(**base)
 
@@ -37,8 +37,12 @@ def event(i: int, ts: int, ctx: str = "ctx", cohort: str = "free", model: str = 
     })
 
 
-def tick(last_data_offset: int) -> bytes:
-    return orjson.dumps({"kind": "idle", "last_data_offset": last_data_offset})
+TOKEN = "test-token"
+
+
+def tick(offset: int, last_data_offset: int, at_ms: int) -> Message:
+    body = orjson.dumps({"kind": "idle", "last_data_offset": last_data_offset})
+    return Message(offset, body, timestamp_ms=at_ms, control=TOKEN.encode())
 
 
 class Store(dict[str, Any]):
@@ -67,24 +71,32 @@ def run(store: Store, config: Config, msgs: list[Message], partition: int = 0,
 
 
 def data(values: list[bytes], first_offset: int = 0) -> list[Message]:
-    return [Message(first_offset + i, v) for i, v in enumerate(values)]
+    """Data messages stamped by a producer whose clock agrees with the event time."""
+    out = []
+    for i, v in enumerate(values):
+        try:
+            ts = orjson.loads(v).get("timestamp")
+        except (orjson.JSONDecodeError, AttributeError):
+            ts = None
+        out.append(Message(first_offset + i, v, timestamp_ms=ts if isinstance(ts, int) else T0))
+    return out
 
 
 def test_window_with_one_event_closes_when_idle_tick_arrives() -> None:
     store, c = Store(), cfg()
     out = run(store, c, data([event(0, T0 + 5_000)]))
     assert out.windows == []
-    out = run(store, c, [Message(1, tick(0), control=True)])
+    out = run(store, c, [tick(1, 0, T0 + W + 10_000)])
     assert sorted((r["level"], r["events"], r["closed_by"]) for r in out.windows) == [
         ("cohort", 1, "idle"), ("context", 1, "idle"), ("model", 1, "idle")]
     assert all(r["window_start"] == T0 for r in out.windows)
-    assert store.get_value(meta_key(0))["open"] == []
+    assert store.get_value(meta_key(0))["contexts"]["ctx"]["open"] == []
 
 
 def test_idle_tick_is_ignored_when_data_arrived_after_it_was_sent() -> None:
     store, c = Store(), cfg()
     run(store, c, data([event(0, T0 + 5_000), event(1, T0 + 6_000)]))
-    out = run(store, c, [Message(2, tick(0), control=True)])  # sent before offset 1 was seen
+    out = run(store, c, [tick(2, 0, T0 + 5 * W)])  # sent before offset 1 was seen
     assert out.windows == []
 
 
@@ -123,7 +135,7 @@ def test_duplicate_event_id_counts_once() -> None:
     run(store, c, data([event(0, T0 + 1_000), event(1, T0 + 2_000)]))
     out = run(store, c, data([event(0, T0 + 1_000), event(2, T0 + 3_000)], first_offset=2))
     assert [e["event_id"] for e in out.evaluated] == ["e2"]
-    out = run(store, c, [Message(4, tick(3), control=True)])
+    out = run(store, c, [tick(4, 3, T0 + 5 * W)])
     ctx = next(r for r in out.windows if r["level"] == "context")
     assert ctx["events"] == 3
     assert store.get_value(meta_key(0))["counts"]["duplicate"] == 1
@@ -157,10 +169,12 @@ def test_replay_after_a_crash_with_part_of_the_writes_persisted_counts_each_even
 
 def test_far_future_timestamp_is_dead_lettered_and_does_not_move_the_watermark() -> None:
     store, c = Store(), cfg()
-    out = run(store, c, data([event(0, T0 + 1_000), event(1, T0 + 2 * 86_400_000)]))
+    msgs = [Message(0, event(0, T0 + 1_000), timestamp_ms=T0 + 2_000),
+            Message(1, event(1, T0 + 2 * 86_400_000), timestamp_ms=T0 + 3_000)]
+    out = run(store, c, msgs)
     assert [(d["reason"], d["source_offset"]) for d in out.dead_letters] == [
         ("future_timestamp", 1)]
-    assert store.get_value(meta_key(0))["watermark"] == T0 + 1_000
+    assert store.get_value(meta_key(0))["contexts"]["ctx"]["wm"] == T0 + 1_000
 
 
 def test_malformed_messages_get_reason_codes_and_the_stream_moves_on() -> None:
@@ -177,7 +191,7 @@ def test_cohorts_beyond_the_cap_go_to_other_and_are_counted() -> None:
     msgs = data([event(i, T0 + i, cohort=f"c{i}") for i in range(4)])
     out = run(store, c, msgs)
     assert [e["cohort"] for e in out.evaluated] == ["c0", "c1", OTHER, OTHER]
-    out = run(store, c, [Message(4, tick(3), control=True)])
+    out = run(store, c, [tick(4, 3, T0 + 5 * W)])
     ctx = next(r for r in out.windows if r["level"] == "context")
     assert ctx["overflow_events"] == 2
     assert {r["cohort"] for r in out.windows} == {"*", "c0", "c1", OTHER}
@@ -243,3 +257,81 @@ def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
     assert seg[0]["dedup_key"] == seg[1]["dedup_key"]
     assert seg[0]["alert_id"] != seg[1]["alert_id"]
     assert seg[0]["config_hash"] == c.judge_hash()
+
+
+def test_event_ahead_of_the_producer_clock_cannot_close_windows_still_filling() -> None:
+    store, c = Store(), cfg(allowed_lateness_seconds=10, max_clock_skew_seconds=5)
+    msgs = [Message(0, event(0, T0 + 1_000), timestamp_ms=T0 + 1_000),
+            Message(1, event(1, T0 + 23 * 3_600_000), timestamp_ms=T0 + 2_000),  # 23 h ahead
+            Message(2, event(2, T0 + 3_000), timestamp_ms=T0 + 3_000)]
+    out = run(store, c, msgs)
+    assert out.dead_letters == []
+    assert [e["late"] for e in out.evaluated] == [False, False, False]
+    assert store.get_value(meta_key(0))["contexts"]["ctx"]["wm"] == T0 + 2_000 + 5_000
+
+
+def test_one_context_backfilling_old_data_does_not_affect_another() -> None:
+    store, c = Store(), cfg()
+    old = T0 - 400 * 86_400_000
+    msgs = [Message(0, event(0, old, ctx="backfill"), timestamp_ms=T0),
+            Message(1, event(1, T0 + 1_000, ctx="live"), timestamp_ms=T0 + 1_000),
+            Message(2, event(2, T0 + 2_000, ctx="live"), timestamp_ms=T0 + 2_000)]
+    out = run(store, c, msgs)
+    assert out.dead_letters == []
+    assert [(e["deployment_context"], e["late"]) for e in out.evaluated] == [
+        ("backfill", False), ("live", False), ("live", False)]
+
+
+def test_idle_tick_closes_only_windows_that_ended_more_than_the_lateness_ago() -> None:
+    store, c = Store(), cfg(allowed_lateness_seconds=30)
+    run(store, c, data([event(0, T0 + 1_000)]))
+    out = run(store, c, [tick(1, 0, T0 + 20_000)])  # same minute: nothing to close yet
+    assert out.windows == []
+    out = run(store, c, data([event(2, T0 + 50_000)], first_offset=2))
+    assert [e["late"] for e in out.evaluated] == [False]
+    out = run(store, c, [tick(3, 2, T0 + W + 30_000)])
+    assert [r["events"] for r in out.windows if r["level"] == "context"] == [2]
+
+
+def test_forged_control_messages_are_dead_lettered_not_obeyed() -> None:
+    store, c = Store(), cfg()
+    run(store, c, data([event(0, T0 + 1_000)]))
+    body = orjson.dumps({"kind": "idle", "last_data_offset": 0})
+    out = run(store, c, [Message(1, body, timestamp_ms=T0 + 5 * W, control=b"guess")])
+    assert out.windows == []
+    assert [d["reason"] for d in out.dead_letters] == ["forged_control"]
+
+
+def test_event_keyed_to_the_wrong_partition_is_forwarded_to_its_context_partition() -> None:
+    from pipeline.windows import partition_for
+
+    c = cfg(partitions=4)
+    home = partition_for("ctx", 4)
+    other = (home + 1) % 4
+    out = run(Store(), c, data([event(0, T0 + 1_000)]), partition=other)
+    assert out.evaluated == [] and out.dead_letters == []
+    assert [(k, p) for k, _, p in out.reroute] == [(b"ctx", home)]
+    out = run(Store(), c, data([event(0, T0 + 1_000)]), partition=home)
+    assert [e["event_id"] for e in out.evaluated] == ["e0"] and out.reroute == []
+
+
+def test_resent_event_with_another_timestamp_still_counts_once() -> None:
+    store, c = Store(), cfg()
+    run(store, c, data([event(0, T0 + 1_000)]))
+    out = run(store, c, data([event(0, T0 + 50_000)], first_offset=1))
+    assert out.evaluated == []
+    assert store.get_value(meta_key(0))["counts"]["duplicate"] == 1
+
+
+def test_identifiers_are_redacted_before_they_become_segment_keys() -> None:
+    out = run(Store(), cfg(), data([event(0, T0, cohort="bob@example.com",
+                                           model="AKIAIOSFODNN7EXAMPLE")]))
+    ev = out.evaluated[0]
+    assert "bob@example.com" not in ev["cohort"] and "AKIAIOSFODNN7EXAMPLE" not in ev["model"]
+
+
+def test_a_card_number_at_the_text_cut_is_redacted_not_split() -> None:
+    text = "x" * 3_990 + " 4111 1111 1111 1111 tail"
+    out = run(Store(), cfg(max_text_chars=4_000), data([event(0, T0, inp=text)]))
+    stored = out.evaluated[0]["input_text"]
+    assert "4111" not in stored and len(stored) == 4_000
