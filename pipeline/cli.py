@@ -110,7 +110,6 @@ def up(ctx: click.Context, workers: int | None) -> None:
             time.sleep(0.5)
     finally:
         sup.stop()
-        (Path(cfg.state_dir) / "runtime-config.json").unlink(missing_ok=True)
 
 
 @main.command()

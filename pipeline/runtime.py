@@ -202,3 +202,5 @@ class Supervisor:
                     p.kill()
                     p.wait()
         self.procs.clear()
+        if self.config_path is not None:
+            self.config_path.unlink(missing_ok=True)  # tools must not find a dead pipeline
