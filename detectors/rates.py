@@ -87,7 +87,9 @@ def _finite(value: float) -> float:
     return float(value)
 
 
-def rate_test(metric: str, x: int, n: int, x_ref: int, n_ref: int) -> RateTest:
+def rate_test(
+    metric: str, x: int, n: int, x_ref: int, n_ref: int, exact_below_p: float = 0.0
+) -> RateTest:
     """Two-sided test of the window rate ``x / n`` against the reference ``x_ref / n_ref``.
 
     Parameters
@@ -102,6 +104,12 @@ def rate_test(metric: str, x: int, n: int, x_ref: int, n_ref: int) -> RateTest:
         Flagged events in the reference, ``0 <= x_ref <= n_ref``.
     n_ref
         Events in the reference, ``n_ref > 0``.
+    exact_below_p
+        When the z-test's p-value is below this, Fisher's exact test is used instead
+        (default 0: never). The normal approximation is good in the bulk but its far tail is
+        not: with a few expected events, 18 of 221 against 25 of 1,105 gives z-test
+        p = 6.6e-6 where Fisher gives 6.1e-5. Thresholds of a false discovery rate control
+        across thousands of tests live in that tail, so the drift judge passes 0.01.
 
     Examples
     --------
@@ -110,6 +118,9 @@ def rate_test(metric: str, x: int, n: int, x_ref: int, n_ref: int) -> RateTest:
     ('fisher_exact', 17.471, 0.0145)
     >>> rate_test("refusal", 0, 50, 0, 500).p_value
     1.0
+    >>> t = rate_test("jailbreak", 18, 221, 25, 1105, exact_below_p=0.01)
+    >>> t.method, f"{t.p_value:.2e}"
+    ('fisher_exact', '6.14e-05')
 
     """
     for name, value in (("x", x), ("n", n), ("x_ref", x_ref), ("n_ref", n_ref)):
@@ -142,6 +153,10 @@ def rate_test(metric: str, x: int, n: int, x_ref: int, n_ref: int) -> RateTest:
         se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n + 1.0 / n_ref))
         statistic = (observed - reference) / se
         p_value = float(2.0 * stats.norm.sf(abs(statistic)))
+        if p_value < exact_below_p:
+            method = "fisher_exact"
+            res = stats.fisher_exact(table.astype(int), alternative="two-sided")
+            statistic, p_value = float(res.statistic), float(res.pvalue)
 
     return RateTest(
         metric=metric,
