@@ -135,9 +135,12 @@ class WindowSummary:
         numeric: Mapping[str, float | None],
         categorical: Mapping[str, str | None],
         text: str | None,
+        features: Mapping[int, int] | None = None,
     ) -> None:
         """Add one event. ``None`` means "not measured" and is skipped; a flag seen only as
-        False is kept with count 0 so its rate is known to be zero."""
+        False is kept with count 0 so its rate is known to be zero. ``features`` are the
+        text's :func:`hashed_features`, when the caller already has them (one event feeds
+        several nested segments)."""
         self.n += 1
         for name, raised in flags.items():
             self.flags[name] = self.flags.get(name, 0) + bool(raised)
@@ -153,9 +156,11 @@ class WindowSummary:
         for name, cat in categorical.items():
             if cat is not None:
                 self._count_category(name, cat, 1)
-        if text is not None:
+        if text is not None or features is not None:
             self.text_n += 1
-            for b in hashed_features(text, self.text_buckets):
+            if features is None:
+                features = hashed_features(text or "", self.text_buckets)
+            for b in features:
                 self.text[b] = self.text.get(b, 0) + 1
 
     def merge(self, other: WindowSummary) -> WindowSummary:

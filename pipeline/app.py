@@ -20,7 +20,7 @@ import faust
 import orjson
 
 from pipeline.config import Config
-from pipeline.windows import CONTROL_HEADER, Message, Processor, meta_key
+from pipeline.windows import CONTROL_HEADER, Message, Processor, encode_state, meta_key
 
 log = logging.getLogger("postwatch.worker")
 
@@ -124,7 +124,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
             if value is None:
                 state.pop(key, None)
             else:
-                state[key] = orjson.dumps(value)
+                state[key] = encode_state(value)
         for e in events:
             e.ack()
         wall[partition]["tick_pending"] = False

@@ -67,12 +67,19 @@ class Config:
     max_cohorts_per_context: int = 50
     max_models_per_context: int = 50
     # judge
-    reference_windows: int = 30
+    reference_block_windows: int = 5  # trailing reference: blocks of this many windows ...
+    reference_blocks: int = 6  # ... this many blocks (30 windows); the open block is not used
+    reference_adapt_windows: int = 30  # a change lasting this long becomes the reference
     min_window_events: int = 20
     min_reference_events: int = 200
     fdr_q: float = 0.01
-    min_abs_effect: float = 0.05
-    min_ratio: float = 1.5
+    min_rate_diff: float = 0.005  # a rate finding needs this absolute difference ...
+    min_rate_ratio: float = 1.3  # ... and this ratio between the larger and smaller rate
+    # numeric findings need Wasserstein / std(reference) at least this: per-event lengths and
+    # latencies are heavy-tailed mixtures, and a 40-event window's mix varies a lot
+    min_numeric_effect: float = 0.6
+    anomaly_windows: int = 24  # robust median/MAD baseline over this many trailing windows
+    anomaly_consecutive: int = 2  # breaching windows in a row before an anomaly counts
     # alerts
     resolve_after_windows: int = 3  # consecutive tested windows without a finding
     alert_cooldown_seconds: int = 3600  # re-notify a firing alert at most this often
@@ -109,9 +116,12 @@ class Config:
 
     def judge_hash(self) -> str:
         """Hash of every setting that changes a verdict: alerts carry it as evidence."""
-        keys = ("window_seconds", "allowed_lateness_seconds", "reference_windows",
-                "min_window_events", "min_reference_events", "fdr_q", "min_abs_effect",
-                "min_ratio", "resolve_after_windows", "alert_cooldown_seconds")
+        keys = ("window_seconds", "allowed_lateness_seconds", "reference_block_windows",
+                "reference_blocks", "reference_adapt_windows", "min_window_events",
+                "min_reference_events", "fdr_q", "min_rate_diff", "min_rate_ratio",
+                "min_numeric_effect",
+                "anomaly_windows", "anomaly_consecutive", "resolve_after_windows",
+                "alert_cooldown_seconds")
         blob = orjson.dumps({k: getattr(self, k) for k in keys}, option=orjson.OPT_SORT_KEYS)
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -10,11 +10,13 @@ endpoint serves read-only queries, since no other process may open the chdb stor
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import os
 import signal
+import struct
 import threading
 import time
 from collections import defaultdict
@@ -50,18 +52,20 @@ COLUMNS: dict[str, list[str]] = {
         "refusal", "jailbreak", "pii_input", "pii_output", "error", "late_events",
         "overflow_events", "input_chars_sum", "output_chars_sum", "input_tokens_sum",
         "output_tokens_sum", "latency_sum_ms", "latency_count", "latency_max_ms",
-        "first_event_ms", "last_event_ms", "sample_event_ids", "closed_by", "source_partition",
+        "latency_p50_ms", "latency_p95_ms", "first_event_ms", "last_event_ms",
+        "sample_event_ids", "closed_by", "source_partition", "summary",
     ],
     "drift_results": [
         "window_start", "window_end", "deployment_context", "cohort", "model", "level", "metric",
-        "test", "statistic", "p_value", "observed", "reference", "effect", "x", "n", "x_ref",
-        "n_ref", "reference_segment", "fdr_q", "bh_rejected", "finding",
+        "kind", "test", "statistic", "p_value", "effect", "effect_name", "observed", "reference",
+        "n", "n_ref", "detail", "reference_segment", "reference_kind", "fdr_q", "bh_rejected",
+        "finding",
     ],
     "alerts": [
         "alert_id", "dedup_key", "status", "severity", "detector", "detector_version",
         "config_hash", "deployment_context", "cohort", "model",
         "level", "metric", "direction", "window_start", "window_end", "observed", "reference",
-        "effect", "test", "statistic", "p_value", "n", "n_ref", "reference_segment",
+        "effect", "effect_name", "test", "statistic", "p_value", "n", "n_ref", "reference_segment",
         "evidence_event_ids", "summary",
     ],
     "dead_letters": [
@@ -127,6 +131,8 @@ def rows_from_message(topic_table: str, msg: Message) -> list[list[Any]]:
     records = data if isinstance(data, list) else [data]
     rows = []
     for rec in records:
+        if topic_table == "segment_windows":
+            rec = {**rec, "summary": base64.b64decode(rec.get("summary") or "")}
         if topic_table == "alerts":
             seg, ref = rec["segment"], rec["reference_segment"]
             rec = {**rec, **seg,
@@ -200,7 +206,9 @@ class Sink:
                     raise
                 transient = isinstance(e, OperationalError | OSError)
                 failures += 0 if transient else 1
-                if failures >= REJECT_AFTER_FAILURES:
+                # a value the client cannot serialise fails the same way every time: split now
+                client_side = isinstance(e, TypeError | ValueError | OverflowError | struct.error)
+                if failures >= REJECT_AFTER_FAILURES or (client_side and not transient):
                     if len(rows) == 1:
                         self._reject(table, rows[0], e)
                         return

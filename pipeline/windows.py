@@ -20,6 +20,7 @@ does not depend on batch boundaries) or when an idle tick arrives for a silent p
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -30,9 +31,13 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 import detectors
+from detectors.anomaly import AnomalyResult, MultivariateIsolation, RobustBaseline
+from detectors.drift import DriftTest
 from detectors.evaluate import evaluate
+from detectors.judge import DEFAULT_MIN_EFFECT, JudgeConfig, JudgeItem, judge
 from detectors.pii import redact
-from detectors.rates import RateTest, benjamini_hochberg, is_finding, rate_test
+from detectors.reference import ReferenceState
+from detectors.summary import WindowSummary, hashed_features
 from pipeline import alerting
 from pipeline.config import Config
 from pipeline.validate import Interaction, Rejection, check_time, decode
@@ -46,6 +51,8 @@ FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error")
 RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
 CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate")
 SAMPLE_IDS = 5
+MULTIVARIATE_MIN_WINDOWS = 200  # an empirical p below q/m needs a long calibration history
+MULTIVARIATE_MAX_WINDOWS = 400
 CONTROL_HEADER = "postwatch-control"
 DEDUP_BUCKET_MS = 5 * 60_000
 
@@ -124,7 +131,7 @@ def new_context() -> dict[str, Any]:
 
 
 def new_segment() -> dict[str, Any]:
-    return {"applied": -1, "windows": {}, "history": [], "late_pending": 0, "alerts": {}}
+    return {"applied": -1, "windows": {}, "late_pending": 0, "alerts": {}}
 
 
 def new_agg(ts: int) -> dict[str, Any]:
@@ -132,13 +139,49 @@ def new_agg(ts: int) -> dict[str, Any]:
     agg.update(
         n=0, in_chars=0, out_chars=0, in_tokens=0, out_tokens=0,
         lat_sum=0.0, lat_n=0, lat_max=0.0, first=ts, last=ts, overflow=0,
-        samples={f: [] for f in FLAGS},
+        samples={f: [] for f in (*FLAGS, "any")}, summary=WindowSummary(),
     )
     return agg
 
 
+def _obj(holder: dict[str, Any], key: str, cls: Any) -> Any:
+    """A sketch-bearing value of the state: decoded from its stored form on first use."""
+    value = holder.get(key)
+    if isinstance(value, dict) and "$b" in value:
+        value = holder[key] = cls.from_bytes(base64.b64decode(value["$b"]))
+    return value
+
+
+def _encode_default(obj: Any) -> Any:
+    if isinstance(obj, WindowSummary | ReferenceState):
+        return {"$b": base64.b64encode(obj.to_bytes()).decode()}
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def encode_state(value: Any) -> bytes:
+    """State value -> bytes for the table (summaries and references as base64)."""
+    return orjson.dumps(value, default=_encode_default)
+
+
+def window_series(summary: WindowSummary) -> dict[str, float]:
+    """The per-window values whose series the anomaly detectors watch. Rates are left to the
+    exact two-proportion tests: a median/MAD baseline of a rare rate is all zeros, and one
+    event would look infinitely anomalous."""
+    out = {"events": float(summary.n)}
+    for name in ("latency_ms", "output_tokens"):
+        sketch = summary.numeric.get(name)
+        if sketch is not None and sketch.n:
+            out[f"{name}_p50"] = float(sketch.quantile(0.5))
+    return out
+
+
 def _add(agg: dict[str, Any], ev: Interaction, flags: Mapping[str, bool], chars: tuple[int, int],
-         overflow: bool) -> None:
+         overflow: bool, measures: tuple[Any, ...]) -> None:
+    summary = _obj(agg, "summary", WindowSummary)
+    numeric, categorical, features = measures
+    summary.add(flags, numeric, categorical, None, features=features)
+    if len(agg["samples"]["any"]) < SAMPLE_IDS:
+        agg["samples"]["any"].append(ev.event_id)
     agg["n"] += 1
     for f in FLAGS:
         if flags[f]:
@@ -286,6 +329,20 @@ class Processor:
             "error": ev.finish_reason == "error",
         }
         chars = (sig.input_chars, sig.output_chars)
+        numeric = {
+            "latency_ms": ev.latency_ms,
+            "input_tokens": None if ev.input_tokens is None else float(ev.input_tokens),
+            "output_tokens": None if ev.output_tokens is None else float(ev.output_tokens),
+            "input_chars": float(sig.input_chars) if ev.input_text is not None else None,
+            "output_chars": float(sig.output_chars) if ev.output_text is not None else None,
+            **{f"score:{k}": float(v) for k, v in ev.scores.items()},
+        }
+        category = ev.raw.get("attributes", {}).get("category")
+        categorical = {
+            "finish_reason": ev.finish_reason or None,
+            "category": clean_label(category) if isinstance(category, str) else None,
+        }
+        features = hashed_features(ev.input_text) if ev.input_text is not None else None
         open_set = set(ctx["open"])
         for seg in segments_for(ev.context, cohort, model):
             key = seg_key(seg)
@@ -296,7 +353,9 @@ class Processor:
                 state["late_pending"] += 1
             else:
                 agg = state["windows"].setdefault(str(wstart), new_agg(ev.ts_ms))
-                _add(agg, ev, flags, chars, overflow and seg[1] == ALL)
+                cats = categorical if seg[2] != ALL else {**categorical, "model": model}
+                _add(agg, ev, flags, chars, overflow and seg[1] == ALL,
+                     (numeric, cats, features))
                 if key not in open_set:
                     open_set.add(key)
                     ctx["open"].append(key)
@@ -398,7 +457,7 @@ class Processor:
     def _close_due(self, ctx: dict[str, Any], reason: str) -> None:
         frontier = ctx["closed"]
         w = self.cfg.window_ms
-        closed: list[tuple[Segment, dict[str, Any]]] = []
+        closed: list[tuple[Segment, dict[str, Any], WindowSummary]] = []
         still_open = []
         for key in ctx["open"]:
             state = self._load(key, new_segment)
@@ -406,12 +465,9 @@ class Processor:
             seg: Segment = tuple(key.split(SEP)[1:])  # type: ignore[assignment]
             for start in due:
                 agg = state["windows"].pop(str(start))
-                row = self._window_row(seg, start, agg, state, reason)
-                closed.append((seg, row))
-                state["history"].append(
-                    [start, agg["n"]] + [agg[f] for f in FLAGS]
-                )
-                del state["history"][: -self.cfg.reference_windows - 1]
+                summary = _obj(agg, "summary", WindowSummary) or WindowSummary()
+                closed.append((seg, self._window_row(seg, start, agg, summary, state, reason),
+                               summary))
             if due:
                 self._dirty(key)
             if state["windows"]:
@@ -420,10 +476,11 @@ class Processor:
         if closed:
             self._judge(closed)
 
-    def _window_row(self, seg: Segment, start: int, agg: dict[str, Any], state: dict[str, Any],
-                    reason: str) -> dict[str, Any]:
+    def _window_row(self, seg: Segment, start: int, agg: dict[str, Any], summary: WindowSummary,
+                    state: dict[str, Any], reason: str) -> dict[str, Any]:
         late, state["late_pending"] = state["late_pending"], 0
-        row = {
+        latency = summary.numeric.get("latency_ms")
+        return {
             "window_start": start,
             "window_end": start + self.cfg.window_ms,
             "deployment_context": seg[0],
@@ -441,75 +498,151 @@ class Processor:
             "latency_sum_ms": agg["lat_sum"],
             "latency_count": agg["lat_n"],
             "latency_max_ms": agg["lat_max"],
+            "latency_p50_ms": latency.quantile(0.5) if latency and latency.n else None,
+            "latency_p95_ms": latency.quantile(0.95) if latency and latency.n else None,
             "first_event_ms": agg["first"],
             "last_event_ms": agg["last"],
             "sample_event_ids": sorted({i for ids in agg["samples"].values() for i in ids}),
             "closed_by": reason,
             "source_partition": self.partition,
+            "summary": base64.b64encode(summary.to_bytes()).decode(),
+            "_samples": agg["samples"],
         }
-        row["_samples"] = agg["samples"]
-        return row
 
-    def _reference(self, seg: Segment, start: int) -> tuple[Segment, list[list[int]]] | None:
+    def _reference(self, seg: Segment) -> tuple[Segment, str, WindowSummary] | None:
+        """The segment's frozen baseline, else its trailing reference, else its parent's
+        (a segment with too little history of its own, such as a new model)."""
         cur: Segment | None = seg
         while cur is not None:
             state = self._load(seg_key(cur), new_segment)
-            hist = [h for h in state["history"] if h[0] < start][-self.cfg.reference_windows:]
-            if sum(h[1] for h in hist) >= self.cfg.min_reference_events:
-                return cur, hist
+            baseline = _obj(state, "baseline", WindowSummary)
+            if baseline is not None and baseline.n >= self.cfg.min_reference_events:
+                return cur, "baseline", baseline
+            ref_state = _obj(state, "ref", ReferenceState)
+            ref = ref_state.reference() if ref_state is not None else None
+            if ref is not None and ref.n >= self.cfg.min_reference_events:
+                return cur, "trailing", ref
             cur = parent_of(cur)
         return None
 
-    def _judge(self, closed: list[tuple[Segment, dict[str, Any]]]) -> None:
+    def _judge(self, closed: list[tuple[Segment, dict[str, Any], WindowSummary]]) -> None:
         cfg = self.cfg
-        tests: list[tuple[Segment, dict[str, Any], RateTest, Segment]] = []
-        for seg, row in closed:
-            if row["events"] >= cfg.min_window_events:
-                ref = self._reference(seg, row["window_start"])
-                if ref is not None:
-                    ref_seg, hist = ref
-                    n_ref = sum(h[1] for h in hist)
-                    for i, (metric, flag) in enumerate(RATE_METRICS.items()):
-                        x_ref = sum(h[2 + i] for h in hist)
-                        t = rate_test(metric, row[flag], row["events"], x_ref, n_ref)
-                        tests.append((seg, row, t, ref_seg))
-        rejected = benjamini_hochberg([t.p_value for _, _, t, _ in tests], cfg.fdr_q)
-        for (seg, row, t, ref_seg), rej in zip(tests, rejected, strict=True):
-            finding = is_finding(t, rej, cfg.min_abs_effect, cfg.min_ratio)
-            self._lifecycle(seg, row, t, ref_seg, finding)
-            result = {
-                "window_start": row["window_start"],
+        items: list[JudgeItem] = []
+        anomalies: dict[tuple[Segment, str], AnomalyResult] = {}
+        kinds: dict[Segment, str] = {}
+        for seg, row, summary in closed:
+            state = self._load(seg_key(seg), new_segment)
+            ref = self._reference(seg)
+            ref_state = _obj(state, "ref", ReferenceState)
+            extra = self._anomaly_tests(seg, state, summary, anomalies)
+            kinds[seg] = ref[1] if ref else "none"
+            items.append(JudgeItem(
+                segment=seg, window_start=row["window_start"], window=summary,
+                reference=ref[2] if ref else None, reference_segment=ref[0] if ref else None,
+                reference_counts=tuple(ref_state.counts) if ref_state is not None else (),
+                extra_tests=tuple(extra)))
+        verdicts = judge(items, self.judge_config())
+        found: dict[Segment, bool] = {}
+        rows = {(seg, row["window_start"]): row for seg, row, _ in closed}
+        for v in verdicts:
+            t = v.test
+            finding = v.finding
+            if t.kind == "anomaly":  # N consecutive breaching windows before it counts
+                finding = finding and anomalies[(v.segment, t.metric)].firing
+            found[v.segment] = found.get(v.segment, False) or finding
+            row = rows[(v.segment, v.window_start)]
+            ref_seg = v.reference_segment or v.segment
+            self.out.drift.append({
+                "window_start": v.window_start,
                 "window_end": row["window_end"],
-                "deployment_context": seg[0],
-                "cohort": seg[1],
-                "model": seg[2],
+                "deployment_context": v.segment[0],
+                "cohort": v.segment[1],
+                "model": v.segment[2],
                 "level": row["level"],
                 "metric": t.metric,
-                "test": t.method,
+                "kind": t.kind,
+                "test": t.test,
                 "statistic": t.statistic,
                 "p_value": t.p_value,
+                "effect": t.effect,
+                "effect_name": t.effect_name,
                 "observed": t.observed,
                 "reference": t.reference,
-                "effect": t.effect,
-                "x": t.x,
                 "n": t.n,
-                "x_ref": t.x_ref,
                 "n_ref": t.n_ref,
+                "detail": t.detail,
                 "reference_segment": list(ref_seg),
+                "reference_kind": kinds[v.segment],
                 "fdr_q": cfg.fdr_q,
-                "bh_rejected": bool(rej),
+                "bh_rejected": v.bh_rejected,
                 "finding": finding,
-            }
-            self.out.drift.append(result)
-        for _, row in closed:
+            })
+            self._lifecycle(v.segment, row, t, ref_seg, finding)
+        for seg, row, summary in closed:
+            self._absorb(seg, summary, found.get(seg, False))
             row.pop("_samples", None)
             self.out.windows.append(row)
 
-    def _lifecycle(self, seg: Segment, row: dict[str, Any], t: RateTest, ref_seg: Segment,
+    def judge_config(self) -> JudgeConfig:
+        cfg = self.cfg
+        return JudgeConfig(
+            fdr_q=cfg.fdr_q, min_window_events=cfg.min_window_events,
+            min_reference_events=cfg.min_reference_events,
+            min_effect={**DEFAULT_MIN_EFFECT, "rate": cfg.min_rate_diff,
+                        "rate_ratio": cfg.min_rate_ratio, "numeric": cfg.min_numeric_effect})
+
+    def _anomaly_tests(self, seg: Segment, state: dict[str, Any], summary: WindowSummary,
+                       results: dict[tuple[Segment, str], AnomalyResult]) -> list[DriftTest]:
+        """Robust (median/MAD) baselines of each metric's series, at context and cohort
+        level, and an IsolationForest over the context's window feature vectors."""
+        if level_of(seg) == "model" or summary.n < self.cfg.min_window_events:
+            return []
+        series = window_series(summary)
+        baselines = state.setdefault("anomaly", {})
+        out = []
+        for metric, value in series.items():
+            if metric in baselines:
+                rb = RobustBaseline.from_dict(baselines[metric])
+            else:
+                rb = RobustBaseline(window=self.cfg.anomaly_windows,
+                                    consecutive=self.cfg.anomaly_consecutive)
+            t, r = rb.test(value, f"{metric}:series")
+            baselines[metric] = rb.to_dict()
+            results[(seg, t.metric)] = r
+            if r.p_value < 1.0:
+                out.append(t)
+        if level_of(seg) == "context":
+            vectors = state.setdefault("vectors", [])
+            vector = [series[k] for k in sorted(series)]
+            if len(vectors) >= MULTIVARIATE_MIN_WINDOWS:
+                iso = MultivariateIsolation(n_estimators=50, min_reference=len(vectors))
+                out.append(iso.fit(vectors).test(vector))
+            vectors.append(vector)
+            del vectors[:-MULTIVARIATE_MAX_WINDOWS]
+        return out
+
+    def _absorb(self, seg: Segment, summary: WindowSummary, finding: bool) -> None:
+        """Add a closed window to its segment's trailing reference. Windows with a finding
+        are kept out (an incident must not become the reference it is judged against)
+        unless the change has lasted ``reference_adapt_windows``: then it is the new normal."""
+        state = self._load(seg_key(seg), new_segment)
+        if finding and state.get("excluded", 0) < self.cfg.reference_adapt_windows:
+            state["excluded"] = state.get("excluded", 0) + 1
+        else:
+            state["excluded"] = 0
+            ref = _obj(state, "ref", ReferenceState)
+            if ref is None:
+                ref = state["ref"] = ReferenceState(self.cfg.reference_block_windows,
+                                                    self.cfg.reference_blocks)
+            ref.add_window(summary)
+        self._dirty(seg_key(seg))
+
+    def _lifecycle(self, seg: Segment, row: dict[str, Any], t: DriftTest, ref_seg: Segment,
                    finding: bool) -> None:
         key = seg_key(seg)
         state = self._load(key, new_segment)
-        lifecycle = state.setdefault("alerts", {}).setdefault(t.metric, alerting.new_state())
+        lifecycle = state.setdefault("alerts", {}).setdefault(
+            f"{t.kind}:{t.metric}", alerting.new_state())
         status = alerting.step(lifecycle, tested=True, finding=finding,
                                window_start=row["window_start"],
                                cooldown_ms=self.cfg.alert_cooldown_seconds * 1000,
@@ -518,21 +651,23 @@ class Processor:
         if status is not None:
             self.out.alerts.append(self._alert(seg, row, t, ref_seg, status))
 
-    def _alert(self, seg: Segment, row: dict[str, Any], t: RateTest, ref_seg: Segment,
+    def _alert(self, seg: Segment, row: dict[str, Any], t: DriftTest, ref_seg: Segment,
                status: str) -> dict[str, Any]:
-        detector = "rate"
-        dedup = stable_id(seg, detector, t.metric)
-        direction = "up" if t.effect > 0 else "down"
+        dedup = stable_id(seg, t.kind, t.metric)
+        direction = "up" if t.observed >= t.reference else "down"
         risk = self._load(meta_key(self.partition), new_meta)["contexts"].get(
             seg[0], {}).get("risk")
-        ratio = abs(t.effect) / self.cfg.min_abs_effect if self.cfg.min_abs_effect else 0.0
+        floor = self.judge_config().floor(t.metric, t.kind)
+        ratio = abs(t.effect) / floor if floor else abs(t.effect)
+        flag = RATE_METRICS.get(t.metric)
+        samples = row["_samples"].get(flag) if flag else None
         return {
             "schema_version": 1,
             "alert_id": stable_id(dedup, row["window_start"]),
             "dedup_key": dedup,
             "status": status,
             "severity": alerting.severity(ratio, risk, t.metric in CRITICAL_METRICS),
-            "detector": detector,
+            "detector": t.kind,
             "detector_version": detectors.__version__,
             "config_hash": self.cfg.judge_hash(),
             "segment": {"deployment_context": seg[0], "cohort": seg[1], "model": seg[2]},
@@ -544,7 +679,8 @@ class Processor:
             "observed": t.observed,
             "reference": t.reference,
             "effect": t.effect,
-            "test": t.method,
+            "effect_name": t.effect_name,
+            "test": t.test,
             "statistic": t.statistic,
             "p_value": t.p_value,
             "n": t.n,
@@ -552,11 +688,10 @@ class Processor:
             "reference_segment": {"deployment_context": ref_seg[0], "cohort": ref_seg[1],
                                   "model": ref_seg[2]},
             "fdr_q": self.cfg.fdr_q,
-            "evidence_event_ids": row["_samples"][RATE_METRICS[t.metric]],
+            "evidence_event_ids": (samples or row["_samples"]["any"])[:SAMPLE_IDS],
             "summary": (
-                f"[{status}] {t.metric} {direction}: {t.observed:.3f} vs reference "
-                f"{t.reference:.3f} "
-                f"(n={t.n}, p={t.p_value:.2g}) in {seg[0]}/{seg[1]}/{seg[2]}"
+                f"[{status}] {t.metric} ({t.test}) {direction}: {t.observed:.4g} vs reference "
+                f"{t.reference:.4g} (n={t.n}, p={t.p_value:.2g}) in {seg[0]}/{seg[1]}/{seg[2]}"
             ),
         }
 

@@ -25,11 +25,14 @@ CREATE TABLE IF NOT EXISTS {db}.segment_windows
     latency_sum_ms     Float64,
     latency_count      UInt64,
     latency_max_ms     Float64,
+    latency_p50_ms     Nullable(Float64),
+    latency_p95_ms     Nullable(Float64),
     first_event_ms     Int64,
     last_event_ms      Int64,
     sample_event_ids   Array(String),
     closed_by          LowCardinality(String),
     source_partition   UInt16,
+    summary            String CODEC(ZSTD(3)),  -- serialised detectors.summary.WindowSummary
     inserted_at        DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree

@@ -10,17 +10,19 @@ CREATE TABLE IF NOT EXISTS {db}.drift_results
     model              LowCardinality(String),
     level              LowCardinality(String),
     metric             LowCardinality(String),
+    kind               LowCardinality(String),
     test               LowCardinality(String),
-    statistic          Float64,
+    statistic          Nullable(Float64),  -- NULL where a value is undefined (NaN)
     p_value            Float64,
-    observed           Float64,
-    reference          Float64,
-    effect             Float64,
-    x                  UInt64,
+    effect             Nullable(Float64),
+    effect_name        LowCardinality(String),
+    observed           Nullable(Float64),
+    reference          Nullable(Float64),
     n                  UInt64,
-    x_ref              UInt64,
     n_ref              UInt64,
+    detail             String,
     reference_segment  Array(String),
+    reference_kind     LowCardinality(String),
     fdr_q              Float64,
     bh_rejected        Bool,
     finding            Bool,
@@ -28,6 +30,6 @@ CREATE TABLE IF NOT EXISTS {db}.drift_results
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(window_start)
-ORDER BY (deployment_context, cohort, model, metric, window_start)
+ORDER BY (deployment_context, cohort, model, kind, metric, window_start)
 TTL toDateTime(inserted_at) + INTERVAL 730 DAY
 SETTINGS non_replicated_deduplication_window = 1000;

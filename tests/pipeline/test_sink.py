@@ -25,7 +25,7 @@ def window(ctx, events, latency_sum):
              overflow_events=0, input_chars_sum=0, output_chars_sum=0, input_tokens_sum=0,
              output_tokens_sum=0, latency_sum_ms=latency_sum, latency_count=0,
              latency_max_ms=0.0, first_event_ms=0, last_event_ms=0, sample_event_ids=[],
-             closed_by="watermark", source_partition=0)
+             closed_by="watermark", source_partition=0, summary=b"")
     return [r[c] for c in COLUMNS["segment_windows"]]
 good = [window(f"c{i}", i + 1, 1.0) for i in range(5)]
 bad = window("bad", 2**70, None)   # fits no UInt64, and NULL in a non-Nullable column

@@ -12,6 +12,7 @@ from pipeline.windows import (
     OTHER,
     Message,
     Processor,
+    encode_state,
     meta_key,
     seg_key,
 )
@@ -33,7 +34,7 @@ def event(i: int, ts: int, ctx: str = "ctx", cohort: str = "free", model: str = 
     return orjson.dumps({
         "event_id": event_id or f"e{i}", "timestamp": ts, "deployment_context": ctx,
         "cohort": cohort, "model": {"name": model}, "input": {"text": inp},
-        "output": {"text": output}, "latency_ms": 100.0 + i,
+        "output": {"text": output}, "latency_ms": 100.0 + i % 40,  # stationary
     })
 
 
@@ -59,7 +60,7 @@ class Store(dict[str, Any]):
             if v is None:
                 self.pop(k, None)
             else:
-                self[k] = orjson.dumps(v)
+                self[k] = encode_state(v)
 
 
 def run(store: Store, config: Config, msgs: list[Message], partition: int = 0,
@@ -163,8 +164,10 @@ def test_replay_after_a_crash_with_part_of_the_writes_persisted_counts_each_even
     got = sorted(out1.windows + out2.windows,
                  key=lambda r: (r["window_start"], r["level"], r["cohort"]))
     # every window is emitted, with the same values; a re-emission is identical (idempotent)
-    unique = {orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in got}
-    assert unique == {orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in expected}
+    def enc(r: dict[str, Any]) -> bytes:
+        return orjson.dumps(r, option=orjson.OPT_SORT_KEYS)
+
+    assert {enc(r) for r in got} == {enc(r) for r in expected}
 
 
 def test_far_future_timestamp_is_dead_lettered_and_does_not_move_the_watermark() -> None:
@@ -227,11 +230,12 @@ def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
     new = by_seg[("free", "m2")]
     assert new["reference_segment"] == {"deployment_context": "ctx", "cohort": "free",
                                         "model": "*"}
-    assert new["n"] == 40 and new["n_ref"] == 240
+    assert new["n"] == 40 and new["n_ref"] == 200  # the parent's full reference blocks
     assert new["observed"] == pytest.approx(0.6) and new["reference"] == pytest.approx(0.05)
     assert new["window_start"] == T0 + 6 * W
     assert len(new["evidence_event_ids"]) == 5
-    assert store.get_value(seg_key(("ctx", "free", "m2")))["history"][0][:2] == [T0 + 6 * W, 40]
+    m2 = store.get_value(seg_key(("ctx", "free", "m2")))
+    assert m2["excluded"] == 1 and "ref" not in m2  # an incident is not its own reference
     # stationary windows raised nothing
     assert all(a["window_start"] == T0 + 6 * W for a in result.alerts)
 
@@ -241,8 +245,8 @@ def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
             resolve_after_windows=3, alert_cooldown_seconds=3600)
     refusal = "I'm sorry, but I can't help with that."
     msgs, i = [], 0
-    # 4 quiet windows, 3 windows of 60% refusals, then quiet again
-    plan = [0.05] * 4 + [0.6] * 3 + [0.05] * 6
+    # 6 quiet windows (a full reference block of 5), 3 windows of 50% refusals, quiet again
+    plan = [0.05] * 6 + [0.5] * 3 + [0.05] * 6
     for w, rate in enumerate(plan):
         every = round(1 / rate)
         for k in range(40):
@@ -253,7 +257,7 @@ def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
     out = run(Store(), c, data(msgs))
     seg = [a for a in out.alerts if a["level"] == "model" and a["metric"] == "refusal_rate"]
     assert [(a["status"], (a["window_start"] - T0) // W) for a in seg] == [
-        ("firing", 4), ("resolved", 9)]
+        ("firing", 6), ("resolved", 11)]
     assert seg[0]["dedup_key"] == seg[1]["dedup_key"]
     assert seg[0]["alert_id"] != seg[1]["alert_id"]
     assert seg[0]["config_hash"] == c.judge_hash()
