@@ -170,7 +170,9 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                     or now - w["last_idle_tick"] < cfg.idle_timeout_seconds):
                 continue
             meta = caches[p].get(meta_key(p)) or get(meta_key(p))
-            if not meta or not any(c["open"] for c in meta["contexts"].values()):
+            # open windows to close, or contexts that may have fallen silent (dead-man)
+            if not meta or not any(c["open"] or (c.get("last_arrival") and not c.get("silent"))
+                                   for c in meta["contexts"].values()):
                 continue
             w["last_idle_tick"] = now
             await _tick(p, {"kind": "idle", "last_data_offset": meta["last_data_offset"]})

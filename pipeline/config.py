@@ -81,6 +81,7 @@ class Config:
     anomaly_windows: int = 24  # robust median/MAD baseline over this many trailing windows
     anomaly_consecutive: int = 2  # breaching windows in a row before an anomaly counts
     # alerts
+    silence_timeout_seconds: int = 600  # a context silent this long raises a dead-man alert
     resolve_after_windows: int = 3  # consecutive tested windows without a finding
     alert_cooldown_seconds: int = 3600  # re-notify a firing alert at most this often
     # worker batching

@@ -77,7 +77,7 @@ def collect_summary(q: SinkQuery, cfg: Config, scenario: Scenario, published: in
         SELECT alert_id, status, severity, deployment_context, cohort, model, level, metric,
                direction,
                toUnixTimestamp64Milli(window_start) AS window_start_ms, observed, reference,
-               p_value, n, evidence_event_ids
+               p_value, n, evidence_event_ids, detector, test, reference_segment
         FROM {db}.alerts FINAL ORDER BY window_start, deployment_context, cohort, model, metric""")
     dead = q.rows(f"SELECT reason, count() FROM {db}.dead_letters FINAL GROUP BY reason "
                   f"ORDER BY reason")
@@ -108,6 +108,9 @@ def collect_summary(q: SinkQuery, cfg: Config, scenario: Scenario, published: in
                 "p_value": a["p_value"],
                 "n": a["n"],
                 "evidence_event_ids": a["evidence_event_ids"],
+                "detector": a["detector"],
+                "test": a["test"],
+                "reference_segment": list(a["reference_segment"]),
             }
             for a in alerts
         ],

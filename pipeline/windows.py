@@ -361,6 +361,10 @@ class Processor:
                     ctx["open"].append(key)
             self._dirty(key)
         if fresh:
+            ctx["last_arrival"] = max(ctx.get("last_arrival") or 0, arrival_ms)
+            if ctx.get("silent"):
+                ctx["silent"] = False
+                self._silence_alert(ev.context, ctx, arrival_ms, "resolved")
             counts = meta["counts"]
             counts["valid"] += 1
             counts["late"] += int(late)
@@ -378,6 +382,31 @@ class Processor:
             if ctx["closed"] is None or frontier > ctx["closed"]:
                 ctx["closed"] = frontier
                 self._close_due(ctx, "watermark")
+                self._check_silence(meta, arrival_ms)
+
+    def _check_silence(self, meta: dict[str, Any], now_ms: int) -> None:
+        """Dead-man: a context that sent nothing for ``silence_timeout_seconds`` (by the
+        producers' clock, as stamped in the log) raises an alert once, resolved by its next
+        event."""
+        timeout = self.cfg.silence_timeout_seconds * 1000
+        if timeout <= 0:
+            return
+        for name, ctx in meta["contexts"].items():
+            last = ctx.get("last_arrival")
+            if last is not None and not ctx.get("silent") and now_ms - last >= timeout:
+                ctx["silent"] = True
+                self._silence_alert(name, ctx, now_ms, "firing")
+
+    def _silence_alert(self, name: str, ctx: dict[str, Any], now_ms: int, status: str) -> None:
+        silent_s = (now_ms - ctx["last_arrival"]) / 1000
+        t = DriftTest("silence", "volume", "dead_man", silent_s, 0.0 if status == "firing" else 1.0,
+                      silent_s, "silent_seconds", 0, 0, silent_s,
+                      float(self.cfg.silence_timeout_seconds))
+        w = self.cfg.window_ms
+        start = now_ms - now_ms % w
+        row = {"window_start": start, "window_end": start + w, "level": "context",
+               "_samples": {"any": []}}
+        self.out.alerts.append(self._alert((name, ALL, ALL), row, t, (name, ALL, ALL), status))
 
     def _is_duplicate(self, meta: dict[str, Any], event_id: str, offset: int,
                       arrival_ms: int) -> bool:
@@ -452,6 +481,7 @@ class Processor:
             if ctx["open"] and (ctx["closed"] is None or frontier > ctx["closed"]):
                 ctx["closed"] = frontier
                 self._close_due(ctx, "idle")
+        self._check_silence(meta, now)
 
     # -- closing and judging ---------------------------------------------------------------
     def _close_due(self, ctx: dict[str, Any], reason: str) -> None:

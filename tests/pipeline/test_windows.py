@@ -339,3 +339,19 @@ def test_a_card_number_at_the_text_cut_is_redacted_not_split() -> None:
     out = run(Store(), cfg(max_text_chars=4_000), data([event(0, T0, inp=text)]))
     stored = out.evaluated[0]["input_text"]
     assert "4111" not in stored and len(stored) == 4_000
+
+
+def test_a_context_that_stops_sending_raises_a_dead_man_alert_resolved_by_its_next_event() -> None:
+    store, c = Store(), cfg(silence_timeout_seconds=300, allowed_lateness_seconds=0)
+    msgs = [Message(0, event(0, T0, ctx="quiet"), timestamp_ms=T0),
+            Message(1, event(1, T0, ctx="busy"), timestamp_ms=T0)]
+    msgs += [Message(2 + k, event(2 + k, T0 + k * W, ctx="busy"), timestamp_ms=T0 + k * W)
+             for k in range(1, 7)]
+    out = run(store, c, msgs)
+    silence = [a for a in out.alerts if a["metric"] == "silence"]
+    assert [(a["segment"]["deployment_context"], a["status"]) for a in silence] == [
+        ("quiet", "firing")]
+    assert silence[0]["window_start"] == T0 + 5 * W  # first check at or after 300 s
+    out = run(store, c, [Message(9, event(9, T0 + 7 * W, ctx="quiet"), timestamp_ms=T0 + 7 * W)])
+    assert [(a["metric"], a["status"]) for a in out.alerts] == [("silence", "resolved")]
+    assert out.alerts[0]["dedup_key"] == silence[0]["dedup_key"]
