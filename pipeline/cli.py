@@ -246,6 +246,64 @@ def query(ctx: click.Context, sql: str, fmt: str) -> None:
 
 
 @main.group()
+def baseline() -> None:
+    """Freeze or clear the reference that a context's segments are judged against."""
+
+
+def _time_ms(value: str) -> int:
+    from pipeline.validate import parse_rfc3339_ms
+
+    return int(value) if value.isdigit() else parse_rfc3339_ms(value)
+
+
+def _send_control(cfg: Config, message: dict[str, Any]) -> None:
+    from pipeline.publish import make_producer
+
+    producer = make_producer(cfg)
+    producer.produce(message["topic"], value=message["value"], partition=message["partition"],
+                     headers=message["headers"])
+    if producer.flush(30):
+        raise click.ClickException("the control message was not delivered")
+
+
+@baseline.command()
+@common
+@click.option("--context", "context", required=True)
+@click.option("--from", "start", required=True, help="RFC 3339 or epoch ms (inclusive).")
+@click.option("--to", "end", required=True, help="RFC 3339 or epoch ms (exclusive).")
+@click.pass_context
+def freeze(ctx: click.Context, context: str, start: str, end: str) -> None:
+    """Use the windows of [FROM, TO) as CONTEXT's reference, per segment."""
+    from pipeline.baseline import control_message, merged_summaries
+    from pipeline.query import SinkQuery
+
+    cfg = _running(_config(ctx))
+    period = (_time_ms(start), _time_ms(end))
+    merged = merged_summaries(SinkQuery.for_config(cfg), cfg, context, *period)
+    if not merged:
+        raise click.ClickException(f"no closed windows of {context!r} in that period")
+    _send_control(cfg, control_message(cfg, context, {k: v for k, (_, v) in merged.items()},
+                                       period))
+    windows = sum(n for n, _ in merged.values())
+    click.echo(f"froze a baseline for {len(merged)} segments of {context} ({windows} windows)")
+
+
+@baseline.command()
+@common
+@click.option("--context", "context", required=True)
+@click.pass_context
+def clear(ctx: click.Context, context: str) -> None:
+    """Go back to the trailing reference for CONTEXT."""
+    from pipeline.baseline import control_message, segments_of
+    from pipeline.query import SinkQuery
+
+    cfg = _running(_config(ctx))
+    segments = segments_of(SinkQuery.for_config(cfg), cfg, context)
+    _send_control(cfg, control_message(cfg, context, dict.fromkeys(segments, ""), None))
+    click.echo(f"cleared the baseline of {len(segments)} segments of {context}")
+
+
+@main.group()
 def alerts() -> None:
     """On-call tools for the anomalies topic."""
 

@@ -459,11 +459,14 @@ class Processor:
                 tick = orjson.loads(msg.value)
             except orjson.JSONDecodeError:
                 tick = None
-        if not isinstance(tick, dict) or tick.get("kind") not in ("idle", "flush"):
+        if not isinstance(tick, dict) or tick.get("kind") not in ("idle", "flush", "baseline"):
             if fresh:
                 meta["counts"]["dead"] += 1
                 self.out.dead_letters.append(self._dead_letter(
                     msg, Rejection("forged_control", "control header without a valid token")))
+            return
+        if fresh and tick["kind"] == "baseline":
+            self._set_baseline(tick)
             return
         if not fresh or tick["kind"] != "idle":
             return
@@ -482,6 +485,23 @@ class Processor:
                 ctx["closed"] = frontier
                 self._close_due(ctx, "idle")
         self._check_silence(meta, now)
+
+    def _set_baseline(self, msg: dict[str, Any]) -> None:
+        """An operator froze (or cleared) a baseline: merged window summaries of a period,
+        per segment of one context (``postwatch baseline freeze``). It is then the reference
+        of those segments instead of their trailing history."""
+        ctx = msg["context"]
+        for name, b64 in msg["segments"].items():
+            cohort, model = name.split(SEP)
+            key = seg_key((ctx, cohort, model))
+            state = self._load(key, new_segment)
+            if b64:
+                state["baseline"] = WindowSummary.from_bytes(base64.b64decode(b64))
+                state["baseline_period"] = [msg.get("from"), msg.get("to")]
+            else:
+                state.pop("baseline", None)
+                state.pop("baseline_period", None)
+            self._dirty(key)
 
     # -- closing and judging ---------------------------------------------------------------
     def _close_due(self, ctx: dict[str, Any], reason: str) -> None:

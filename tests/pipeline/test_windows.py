@@ -10,6 +10,7 @@ import pytest
 from pipeline.config import Config
 from pipeline.windows import (
     OTHER,
+    SEP,
     Message,
     Processor,
     encode_state,
@@ -355,3 +356,30 @@ def test_a_context_that_stops_sending_raises_a_dead_man_alert_resolved_by_its_ne
     out = run(store, c, [Message(9, event(9, T0 + 7 * W, ctx="quiet"), timestamp_ms=T0 + 7 * W)])
     assert [(a["metric"], a["status"]) for a in out.alerts] == [("silence", "resolved")]
     assert out.alerts[0]["dedup_key"] == silence[0]["dedup_key"]
+
+
+def test_a_frozen_baseline_replaces_the_trailing_reference() -> None:
+    import base64
+
+    from detectors.summary import WindowSummary
+
+    c = cfg(min_reference_events=100, allowed_lateness_seconds=0)
+    refusal = "I'm sorry, but I can't help with that."
+    frozen = WindowSummary()
+    for k in range(400):  # the operator's baseline: 50% refusals
+        frozen.add({"refusal": k % 2 == 0, "jailbreak": False, "pii_input": False,
+                    "pii_output": False, "error": False}, {}, {}, None)
+    body = orjson.dumps({"kind": "baseline", "context": "ctx", "from": 0, "to": 1,
+                         "segments": {f"*{SEP}*": base64.b64encode(frozen.to_bytes()).decode()}})
+    msgs = [Message(0, body, timestamp_ms=T0, control=TOKEN.encode())]
+    msgs += data([event(i + 1, T0 + (i // 40) * W + (i % 40) * 100,
+                        output=refusal if i % 20 == 0 else "Sure.") for i in range(7 * 40)],
+                 first_offset=1)
+    out = run(Store(), c, msgs)
+    ctx_refusal = [d for d in out.drift if d["level"] == "context"
+                   and d["metric"] == "refusal_rate"]
+    # judged against the baseline from the first window on (no trailing history needed)
+    assert ctx_refusal[0]["window_start"] == T0
+    assert ctx_refusal[0]["reference_kind"] == "baseline"
+    assert ctx_refusal[0]["reference"] == pytest.approx(0.5)
+    assert all(d["finding"] for d in ctx_refusal)  # 5% vs the frozen 50%
