@@ -67,6 +67,7 @@ class Config:
     max_cohorts_per_context: int = 50
     max_models_per_context: int = 50
     # judge
+    reference_mode: str = "trailing"  # or "hour_of_week": the same hour of the previous week
     reference_block_windows: int = 5  # trailing reference: blocks of this many windows ...
     reference_blocks: int = 6  # ... this many blocks (30 windows); the open block is not used
     reference_adapt_windows: int = 30  # a change lasting this long becomes the reference
@@ -117,7 +118,8 @@ class Config:
 
     def judge_hash(self) -> str:
         """Hash of every setting that changes a verdict: alerts carry it as evidence."""
-        keys = ("window_seconds", "allowed_lateness_seconds", "reference_block_windows",
+        keys = ("window_seconds", "allowed_lateness_seconds", "reference_mode",
+                "reference_block_windows",
                 "reference_blocks", "reference_adapt_windows", "min_window_events",
                 "min_reference_events", "fdr_q", "min_rate_diff", "min_rate_ratio",
                 "min_numeric_effect",
@@ -136,6 +138,8 @@ class Config:
             raise ValueError("window_seconds, partitions and workers must be positive")
         if self.allowed_lateness_seconds < 0:
             raise ValueError("allowed_lateness_seconds must be >= 0")
+        if self.reference_mode not in ("trailing", "hour_of_week"):
+            raise ValueError("reference_mode must be trailing or hour_of_week")
         if not (0 < self.fdr_q < 1):
             raise ValueError("fdr_q must be in (0, 1)")
         if self.broker != "embedded" and not self.broker.startswith("kafka://"):

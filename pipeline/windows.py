@@ -163,6 +163,14 @@ def encode_state(value: Any) -> bytes:
     return orjson.dumps(value, default=_encode_default)
 
 
+WEEK_MS = 7 * 86_400_000
+
+
+def hour_of_week(ts_ms: int) -> int:
+    """0..167, Monday 00:00 UTC = 0 (the epoch was a Thursday)."""
+    return int((ts_ms // 3_600_000 + 3 * 24) % 168)
+
+
 def window_series(summary: WindowSummary) -> dict[str, float]:
     """The per-window values whose series the anomaly detectors watch. Rates are left to the
     exact two-proportion tests: a median/MAD baseline of a rare rate is all zeros, and one
@@ -559,15 +567,25 @@ class Processor:
             "_samples": agg["samples"],
         }
 
-    def _reference(self, seg: Segment) -> tuple[Segment, str, WindowSummary] | None:
-        """The segment's frozen baseline, else its trailing reference, else its parent's
-        (a segment with too little history of its own, such as a new model)."""
+    def _reference(self, seg: Segment, window_start: int
+                   ) -> tuple[Segment, str, WindowSummary] | None:
+        """The segment's frozen baseline, else (``reference_mode = hour_of_week``) the same
+        hour of the previous week, else its trailing reference, else its parent's (a segment
+        with too little history of its own, such as a new model)."""
         cur: Segment | None = seg
         while cur is not None:
             state = self._load(seg_key(cur), new_segment)
             baseline = _obj(state, "baseline", WindowSummary)
             if baseline is not None and baseline.n >= self.cfg.min_reference_events:
                 return cur, "baseline", baseline
+            if self.cfg.reference_mode == "hour_of_week":
+                slot = state.get("how", {}).get(str(hour_of_week(window_start)))
+                # before this week's first window of the hour, "cur" still holds last week's
+                last_week = slot and ("prev" if slot["week"] == window_start // WEEK_MS
+                                      else "cur")
+                prev = _obj(slot, last_week, WindowSummary) if slot else None
+                if prev is not None and prev.n >= self.cfg.min_reference_events:
+                    return cur, "hour_of_week", prev
             ref_state = _obj(state, "ref", ReferenceState)
             ref = ref_state.reference() if ref_state is not None else None
             if ref is not None and ref.n >= self.cfg.min_reference_events:
@@ -582,7 +600,7 @@ class Processor:
         kinds: dict[Segment, str] = {}
         for seg, row, summary in closed:
             state = self._load(seg_key(seg), new_segment)
-            ref = self._reference(seg)
+            ref = self._reference(seg, row["window_start"])
             ref_state = _obj(state, "ref", ReferenceState)
             extra = self._anomaly_tests(seg, state, summary, anomalies)
             kinds[seg] = ref[1] if ref else "none"
@@ -629,7 +647,7 @@ class Processor:
             })
             self._lifecycle(v.segment, row, t, ref_seg, finding)
         for seg, row, summary in closed:
-            self._absorb(seg, summary, found.get(seg, False))
+            self._absorb(seg, summary, found.get(seg, False), row["window_start"], kinds[seg])
             row.pop("_samples", None)
             self.out.windows.append(row)
 
@@ -671,11 +689,17 @@ class Processor:
             del vectors[:-MULTIVARIATE_MAX_WINDOWS]
         return out
 
-    def _absorb(self, seg: Segment, summary: WindowSummary, finding: bool) -> None:
+    def _absorb(self, seg: Segment, summary: WindowSummary, finding: bool,
+                window_start: int, judged_by: str) -> None:
         """Add a closed window to its segment's trailing reference. Windows with a finding
         are kept out (an incident must not become the reference it is judged against)
         unless the change has lasted ``reference_adapt_windows``: then it is the new normal."""
         state = self._load(seg_key(seg), new_segment)
+        if self.cfg.reference_mode == "hour_of_week" and not (
+                finding and judged_by == "hour_of_week"):
+            # a weekly pattern is a finding against the trailing reference the first time it
+            # shows: only a finding against the same hour of the last week stays out
+            self._absorb_seasonal(state, summary, window_start)
         if finding and state.get("excluded", 0) < self.cfg.reference_adapt_windows:
             state["excluded"] = state.get("excluded", 0) + 1
         else:
@@ -686,6 +710,21 @@ class Processor:
                                                     self.cfg.reference_blocks)
             ref.add_window(summary)
         self._dirty(seg_key(seg))
+
+    @staticmethod
+    def _absorb_seasonal(state: dict[str, Any], summary: WindowSummary, window_start: int) -> None:
+        """Per hour of the week: the hour being filled this week, and the same hour of the
+        last week that had traffic (the reference). Up to 2 x 168 summaries per segment."""
+        week = window_start // WEEK_MS
+        slot = state.setdefault("how", {}).setdefault(
+            str(hour_of_week(window_start)), {"week": week, "cur": None, "prev": None})
+        if slot["week"] != week:
+            slot["prev"], slot["cur"], slot["week"] = slot["cur"], None, week
+        cur = _obj(slot, "cur", WindowSummary)
+        if cur is None:
+            slot["cur"] = summary.copy()
+        else:
+            cur.merge(summary)
 
     def _lifecycle(self, seg: Segment, row: dict[str, Any], t: DriftTest, ref_seg: Segment,
                    finding: bool) -> None:

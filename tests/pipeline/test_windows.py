@@ -383,3 +383,34 @@ def test_a_frozen_baseline_replaces_the_trailing_reference() -> None:
     assert ctx_refusal[0]["reference_kind"] == "baseline"
     assert ctx_refusal[0]["reference"] == pytest.approx(0.5)
     assert all(d["finding"] for d in ctx_refusal)  # 5% vs the frozen 50%
+
+
+@pytest.mark.parametrize(("mode", "expected_finding"), [("trailing", True),
+                                                        ("hour_of_week", False)])
+def test_same_hour_of_week_reference_expects_a_weekly_peak(mode: str,
+                                                           expected_finding: bool) -> None:
+    """Hourly windows for two weeks; every Monday 09:00 refuses 50% (a weekly pattern), other
+    hours 5%. Against the trailing reference, the second Monday 09:00 is a finding; against
+    the same hour of the previous week it is not."""
+    from pipeline.windows import hour_of_week
+
+    hour = 3_600_000
+    c = cfg(window_seconds=3600, allowed_lateness_seconds=0, min_reference_events=40,
+            reference_mode=mode, reference_block_windows=5, reference_blocks=6)
+    monday = T0 - T0 % (7 * 86_400_000) + 4 * 86_400_000  # epoch weeks start on Thursday
+    assert hour_of_week(monday) == 0
+    refusal = "I'm sorry, but I can't help with that."
+    msgs, i = [], 0
+    for h in range(7 * 24 + 11):
+        peak = h % (7 * 24) == 9
+        for k in range(40):
+            out = refusal if (k % 2 == 0 if peak else k % 20 == 0) else "Sure."
+            msgs.append(event(i, monday + h * hour + k * 1000, output=out))
+            i += 1
+    out = run(Store(), c, data(msgs))
+    second_peak = monday + (7 * 24 + 9) * hour
+    tests = [d for d in out.drift if d["window_start"] == second_peak and d["level"] == "context"
+             and d["metric"] == "refusal_rate"]
+    assert len(tests) == 1
+    assert tests[0]["finding"] is expected_finding
+    assert tests[0]["reference_kind"] == ("trailing" if mode == "trailing" else "hour_of_week")
