@@ -9,12 +9,14 @@ computed over the events that carried text.
 
 Examples
 --------
->>> evaluate("My email is jane@example.com", "I'm sorry, but I can't help with that.")
-Signals(refusal=True, jailbreak=False, pii_input=True, pii_output=False, input_chars=28, \
-output_chars=38, pii_kinds=('email',))
+>>> s = evaluate("My email is jane@example.com", "I'm sorry, but I can't help with that.")
+>>> s.refusal, s.jailbreak, s.pii_input, s.pii_output, s.input_chars, s.pii_kinds
+(True, False, True, False, 28, ('email',))
+>>> s.input_redacted
+'My email is [REDACTED:email]'
 >>> evaluate(None, None)
 Signals(refusal=False, jailbreak=False, pii_input=False, pii_output=False, input_chars=0, \
-output_chars=0, pii_kinds=())
+output_chars=0, pii_kinds=(), input_redacted=None, output_redacted=None)
 
 """
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from detectors.jailbreak import is_jailbreak
-from detectors.pii import pii_kinds
+from detectors.pii import scrub
 from detectors.refusal import is_refusal
 
 __all__ = ["Signals", "evaluate"]
@@ -49,6 +51,8 @@ class Signals:
         Length of the output text, 0 when not provided.
     pii_kinds
         Sorted union of the PII kinds found in input and output.
+    input_redacted, output_redacted
+        The texts with personal data replaced (from the same scan), None when not provided.
 
     """
 
@@ -59,6 +63,8 @@ class Signals:
     input_chars: int
     output_chars: int
     pii_kinds: tuple[str, ...]
+    input_redacted: str | None = None
+    output_redacted: str | None = None
 
 
 def evaluate(input_text: str | None, output_text: str | None) -> Signals:
@@ -77,8 +83,8 @@ def evaluate(input_text: str | None, output_text: str | None) -> Signals:
     ('phone',)
 
     """
-    kinds_in = pii_kinds(input_text) if input_text is not None else frozenset()
-    kinds_out = pii_kinds(output_text) if output_text is not None else frozenset()
+    kinds_in, red_in = scrub(input_text) if input_text is not None else (frozenset(), None)
+    kinds_out, red_out = scrub(output_text) if output_text is not None else (frozenset(), None)
     return Signals(
         refusal=output_text is not None and is_refusal(output_text),
         jailbreak=input_text is not None and is_jailbreak(input_text),
@@ -87,4 +93,6 @@ def evaluate(input_text: str | None, output_text: str | None) -> Signals:
         input_chars=len(input_text) if input_text is not None else 0,
         output_chars=len(output_text) if output_text is not None else 0,
         pii_kinds=tuple(sorted(kinds_in | kinds_out)),
+        input_redacted=red_in,
+        output_redacted=red_out,
     )

@@ -284,8 +284,32 @@ def find_pii(text: str) -> list[PiiMatch]:
     return chosen
 
 
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def scrub(text: str) -> tuple[frozenset[str], str]:
+    """One pass for both uses: the kinds of personal data in ``text`` and its redacted form.
+    Zero-width characters (and soft hyphens) are removed first, so they cannot hide a match.
+
+    >>> scrub("mail a\u200b@b.example now")
+    (frozenset({'email'}), 'mail [REDACTED:email] now')
+
+    """
+    clean = text.translate(_ZERO_WIDTH)
+    matches = find_pii(clean)
+    parts: list[str] = []
+    pos = 0
+    for m in matches:
+        parts.append(clean[pos : m.start])
+        parts.append(f"[REDACTED:{m.kind}]")
+        pos = m.end
+    parts.append(clean[pos:])
+    return frozenset(m.kind for m in matches), "".join(parts)
+
+
 def redact(text: str) -> str:
-    """Replace every span found by :func:`find_pii` with ``[REDACTED:<kind>]``.
+    """Replace every span found by :func:`find_pii` with ``[REDACTED:<kind>]`` (after
+    removing zero-width characters, see :func:`scrub`).
 
     Parameters
     ----------
@@ -298,14 +322,7 @@ def redact(text: str) -> str:
     'key [REDACTED:secret] from [REDACTED:ipv6]'
 
     """
-    parts: list[str] = []
-    pos = 0
-    for m in find_pii(text):
-        parts.append(text[pos : m.start])
-        parts.append(f"[REDACTED:{m.kind}]")
-        pos = m.end
-    parts.append(text[pos:])
-    return "".join(parts)
+    return scrub(text)[1]
 
 
 def pii_kinds(text: str) -> frozenset[str]:
@@ -322,4 +339,4 @@ def pii_kinds(text: str) -> frozenset[str]:
     ['email', 'phone']
 
     """
-    return frozenset(m.kind for m in find_pii(text))
+    return frozenset(m.kind for m in find_pii(text.translate(_ZERO_WIDTH)))

@@ -213,13 +213,10 @@ def stable_id(*parts: Any) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:32]
 
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-
-
 def clean_label(value: str) -> str:
     """Identifiers (cohort, model, ...) are stored and used as segment keys: no personal data
     in them either."""
-    return redact(value.translate(_ZERO_WIDTH))
+    return redact(value)
 
 
 class Processor:
@@ -785,13 +782,13 @@ class Processor:
         }
 
     # -- records ---------------------------------------------------------------------------
-    def _text(self, text: str | None) -> str | None:
+    def _text(self, text: str | None, redacted: str | None) -> str | None:
+        """The stored form of a text. Redaction covers the whole text (from the evaluators'
+        own scan) before the cut, so a cut never splits a match."""
         mode = self.cfg.store_text
         if text is None or mode == "none":
             return None
-        if mode == "redacted":  # redact the whole text first: a cut never splits a match
-            text = redact(text.translate(_ZERO_WIDTH))
-        return text[: self.cfg.max_text_chars]
+        return (text if mode == "full" else redacted or "")[: self.cfg.max_text_chars]
 
     def _evaluated(self, ev: Interaction, msg: Message, cohort: str, model: str,
                    flags: Mapping[str, bool], sig: Any, late: bool) -> dict[str, Any]:
@@ -814,8 +811,8 @@ class Processor:
             "latency_ms": ev.latency_ms,
             "finish_reason": ev.finish_reason,
             "scores": ev.scores,
-            "input_text": self._text(ev.input_text),
-            "output_text": self._text(ev.output_text),
+            "input_text": self._text(ev.input_text, sig.input_redacted),
+            "output_text": self._text(ev.output_text, sig.output_redacted),
             "text_mode": self.cfg.store_text,
         }
 

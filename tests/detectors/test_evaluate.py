@@ -31,7 +31,7 @@ def test_none_texts_mean_not_provided() -> None:
 
 
 def test_empty_strings_are_provided_but_empty() -> None:
-    assert evaluate("", "") == Signals(False, False, False, False, 0, 0, ())
+    assert evaluate("", "") == Signals(False, False, False, False, 0, 0, (), "", "")
 
 
 def test_chars_count_code_points_not_bytes() -> None:
@@ -44,3 +44,10 @@ def test_signals_is_immutable_and_slotted() -> None:
     with pytest.raises(AttributeError):
         s.refusal = True  # type: ignore[misc]
     assert not hasattr(s, "__dict__")
+
+
+def test_redacted_texts_come_from_the_same_scan_and_zero_width_cannot_hide_pii() -> None:
+    s = evaluate("card 4111\u200b 1111 1111 1111 please", None)
+    assert s.pii_input and s.pii_kinds == ("card",)
+    assert s.input_redacted == "card [REDACTED:card] please"
+    assert s.output_redacted is None
