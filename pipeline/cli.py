@@ -227,6 +227,9 @@ def query(ctx: click.Context, sql: str, fmt: str) -> None:
     from pipeline.query import SinkQuery
 
     cfg = _config(ctx)
+    running = Path(cfg.state_dir) / "runtime-config.json"
+    if cfg.embedded_store() and not Path(cfg.store).exists() and running.exists():
+        cfg = Config.from_json(running.read_bytes())  # the store of the running `up`
     if cfg.embedded_store() and not Path(cfg.store).exists():
         raise click.ClickException(
             f"no store at {cfg.store}; pass --store (the demo writes .postwatch/demo-store)")
@@ -328,16 +331,21 @@ def tail(ctx: click.Context, from_beginning: bool, max_alerts: int, timeout: flo
         "enable.auto.commit": False,
         "log_level": 3,  # errors only: a tail is not the place for rebalance chatter
     })
-    consumer.subscribe([cfg.topics.alerts])
-    seen, idle_since = 0, time.monotonic()
+    idle_since: list[float] = []  # the idle clock starts once partitions are assigned
+
+    def on_assign(_consumer: Any, _partitions: Any) -> None:
+        idle_since[:] = [time.monotonic()]
+
+    consumer.subscribe([cfg.topics.alerts], on_assign=on_assign)
+    seen = 0
     try:
         while not (max_alerts and seen >= max_alerts):
             msg = consumer.poll(0.5)
             if msg is None or msg.error():
-                if timeout and time.monotonic() - idle_since > timeout:
+                if timeout and idle_since and time.monotonic() - idle_since[0] > timeout:
                     break
                 continue
-            idle_since = time.monotonic()
+            idle_since[:] = [time.monotonic()]
             click.echo(msg.value().decode())
             seen += 1
     finally:

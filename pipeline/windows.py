@@ -51,6 +51,7 @@ FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error")
 RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
 CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate")
 SAMPLE_IDS = 5
+MAX_CATEGORY_CHARS = 100  # free-form attribute values end up in every summary and reference
 MULTIVARIATE_MIN_WINDOWS = 200  # an empirical p below q/m needs a long calibration history
 MULTIVARIATE_MAX_WINDOWS = 400
 CONTROL_HEADER = "postwatch-control"
@@ -345,7 +346,8 @@ class Processor:
         category = ev.raw.get("attributes", {}).get("category")
         categorical = {
             "finish_reason": ev.finish_reason or None,
-            "category": clean_label(category) if isinstance(category, str) else None,
+            "category": clean_label(category)[:MAX_CATEGORY_CHARS]
+            if isinstance(category, str) else None,
         }
         features = hashed_features(ev.input_text) if ev.input_text is not None else None
         open_set = set(ctx["open"])
@@ -471,7 +473,15 @@ class Processor:
                     msg, Rejection("forged_control", "control header without a valid token")))
             return
         if fresh and tick["kind"] == "baseline":
-            self._set_baseline(tick)
+            try:
+                updates = self._parse_baseline(tick)
+            except Exception as e:  # an operator's malformed message must not stop the stream
+                meta["counts"]["dead"] += 1
+                self.out.dead_letters.append(self._dead_letter(msg, Rejection(
+                    "processing_error", f"bad baseline message: {type(e).__name__}: "
+                                        f"{str(e)[:120]}")))
+                return
+            self._set_baseline(tick, updates)
             return
         if not fresh or tick["kind"] != "idle":
             return
@@ -491,17 +501,29 @@ class Processor:
                 self._close_due(ctx, "idle")
         self._check_silence(meta, now)
 
-    def _set_baseline(self, msg: dict[str, Any]) -> None:
+    @staticmethod
+    def _parse_baseline(msg: dict[str, Any]) -> list[tuple[str, WindowSummary | None]]:
+        """Validate the whole message before anything is applied (all or nothing)."""
+        ctx = msg["context"]
+        if not isinstance(ctx, str) or not isinstance(msg["segments"], dict):
+            raise ValueError("context must be a string and segments an object")
+        out: list[tuple[str, WindowSummary | None]] = []
+        for name, b64 in msg["segments"].items():
+            cohort, model = name.split(SEP)
+            summary = (WindowSummary.from_bytes(base64.b64decode(b64, validate=True))
+                       if b64 else None)
+            out.append((seg_key((ctx, cohort, model)), summary))
+        return out
+
+    def _set_baseline(self, msg: dict[str, Any],
+                      updates: list[tuple[str, WindowSummary | None]]) -> None:
         """An operator froze (or cleared) a baseline: merged window summaries of a period,
         per segment of one context (``postwatch baseline freeze``). It is then the reference
         of those segments instead of their trailing history."""
-        ctx = msg["context"]
-        for name, b64 in msg["segments"].items():
-            cohort, model = name.split(SEP)
-            key = seg_key((ctx, cohort, model))
+        for key, summary in updates:
             state = self._load(key, new_segment)
-            if b64:
-                state["baseline"] = WindowSummary.from_bytes(base64.b64decode(b64))
+            if summary is not None:
+                state["baseline"] = summary
                 state["baseline_period"] = [msg.get("from"), msg.get("to")]
             else:
                 state.pop("baseline", None)

@@ -414,3 +414,21 @@ def test_same_hour_of_week_reference_expects_a_weekly_peak(mode: str,
     assert len(tests) == 1
     assert tests[0]["finding"] is expected_finding
     assert tests[0]["reference_kind"] == ("trailing" if mode == "trailing" else "hour_of_week")
+
+
+@pytest.mark.parametrize("segments", [
+    {f"a{SEP}b": "!!notbase64"},         # not base64
+    {"no-separator": ""},                 # not cohort SEP model
+    {f"a{SEP}b": "AAAA"},                 # base64, but not a summary
+    ["not", "an", "object"],
+])
+def test_a_malformed_baseline_message_is_dead_lettered_and_the_stream_goes_on(
+        segments: object) -> None:
+    store, c = Store(), cfg()
+    body = orjson.dumps({"kind": "baseline", "context": "ctx", "segments": segments})
+    msgs = [Message(0, body, timestamp_ms=T0, control=TOKEN.encode()),
+            *data([event(1, T0 + 1_000)], first_offset=1)]
+    out = run(store, c, msgs)
+    assert [d["reason"] for d in out.dead_letters] == ["processing_error"]
+    assert [e["event_id"] for e in out.evaluated] == ["e1"]
+    assert "baseline" not in store.get_value(seg_key(("ctx", "*", "*")))
