@@ -1,21 +1,25 @@
-"""Per-partition window state: the pure core of the worker (no Faust, no Kafka).
+"""Per-partition window state: the pure core of the worker (no Faust, no Kafka I/O).
 
-A worker hands :func:`process` the messages of one source partition in offset order. The
-state lives in a key/value store (a Faust table in production, a dict in tests) under three
-kinds of key, all on the source partition:
+A worker hands :meth:`Processor.process` the messages of one source partition in offset
+order. The state lives in a key/value store (a Faust table in production, a dict in tests)
+under three kinds of key, all on the source partition:
 
-* ``meta`` (one per partition): applied offset, watermark, closing frontier, tracked
-  cohorts/models per context, segments with open windows, counters;
-* ``seg`` (one per segment): open window aggregates, the trailing reference history, and
-  the source offset up to which this value already includes every event of the segment;
-* ``dedup`` (one per partition and event-time minute): event ids seen, with the offset at
-  which each was first applied.
+* ``meta`` (one per partition): applied offset, and per deployment context its watermark,
+  closing frontier, segments with open windows, tracked cohorts/models, risk tier and last
+  arrival (dead-man); counters;
+* ``seg`` (one per segment): open windows (exact counts plus a
+  :class:`~detectors.summary.WindowSummary`), the bounded trailing reference, an optional
+  frozen baseline and hour-of-week slots, anomaly baselines, alert lifecycles, and the source
+  offset up to which this value already includes every event of the segment;
+* ``dedup`` (one per partition and 5 minutes of arrival time): event ids seen, with the
+  offset at which each was first applied.
 
 Exactly-once effect: every value carries the source offset it has applied, written in the same
 value as the aggregates, so a replay after a crash skips what each value already holds, even
-when only some of a batch's writes reached the changelog. Windows close when the partition's
-watermark passes ``window end + allowed lateness`` (checked after every event, so the result
-does not depend on batch boundaries) or when an idle tick arrives for a silent partition.
+when only some of a batch's writes reached the changelog (the meta is written last). Windows
+close when the context's watermark passes ``window end + allowed lateness`` (checked after
+every event, so the result does not depend on batch boundaries) or when an idle tick for a
+silent partition says so; closed windows are judged together (:func:`detectors.judge.judge`).
 """
 
 from __future__ import annotations
