@@ -20,7 +20,8 @@ def make_producer(cfg: Config) -> Producer:
         "enable.idempotence": True,
         "linger.ms": 20,
         "compression.type": "lz4",
-        "message.max.bytes": 4 * 1024 * 1024,
+        # the client-side cap; the broker's topic limit decides (16 MiB on the embedded one)
+        "message.max.bytes": 17 * 1024 * 1024,
     })
 
 

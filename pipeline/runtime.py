@@ -79,8 +79,15 @@ def start_tansu(port: int | None = None,
     return proc, f"kafka://127.0.0.1:{port}"
 
 
-def ensure_topics(cfg: Config, timeout: float = 30.0) -> None:
-    """Create the input, control and result topics (idempotent)."""
+EMBEDDED_MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # so oversized events reach the worker's DLQ
+
+
+def ensure_topics(cfg: Config, timeout: float = 30.0, input_max_bytes: int | None = None) -> None:
+    """Create the input, control and result topics (idempotent).
+
+    ``input_max_bytes`` raises the input topic's ``max.message.bytes`` (the embedded profile
+    does, so that a value over the pipeline's own ``max_event_bytes`` reaches the worker and
+    is dead-lettered with a reason instead of being refused at the producer)."""
     admin = AdminClient({"bootstrap.servers": bootstrap(cfg.broker)})
     names = [cfg.topics.input, *cfg.topics.outputs()]
     deadline = time.monotonic() + timeout
@@ -92,7 +99,9 @@ def ensure_topics(cfg: Config, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    new = [NewTopic(n, num_partitions=cfg.partitions, replication_factor=1)
+    input_config = {"max.message.bytes": str(input_max_bytes)} if input_max_bytes else {}
+    new = [NewTopic(n, num_partitions=cfg.partitions, replication_factor=1,
+                    config=input_config if n == cfg.topics.input else {})
            for n in names if n not in existing]
     for name, fut in (admin.create_topics(new).items() if new else []):
         try:
@@ -117,7 +126,8 @@ class Supervisor:
         state = Path(self.cfg.state_dir)
         (state / "logs").mkdir(parents=True, exist_ok=True)
         cfg = self.cfg
-        if cfg.broker == "embedded":
+        embedded = cfg.broker == "embedded"
+        if embedded:
             proc, url = start_tansu(log_path=state / "logs" / "broker.log")
             self.procs["broker"] = proc
             cfg = cfg.with_(broker=url, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
@@ -125,7 +135,7 @@ class Supervisor:
         if not cfg.control_token:
             cfg = cfg.with_(control_token=secrets.token_hex(16))
         self.cfg = cfg
-        ensure_topics(cfg)
+        ensure_topics(cfg, input_max_bytes=EMBEDDED_MAX_MESSAGE_BYTES if embedded else None)
         self.config_path = state / "runtime-config.json"
         self.config_path.write_bytes(cfg.to_json())
         sink_info_path(cfg).unlink(missing_ok=True)

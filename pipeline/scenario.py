@@ -725,5 +725,5 @@ def _malformed(*, seed: int, start_ms: int, minutes: int) -> list[tuple[str, byt
 
     ev = base("bad_version", GENERAL)
     ev["schema_version"] = 2
-    out.append(("bad_version", orjson.dumps(ev), "invalid_value"))
+    out.append(("bad_version", orjson.dumps(ev), "unsupported_version"))
     return out

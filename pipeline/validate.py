@@ -6,16 +6,22 @@ machine-readable reason code. Nothing here raises on bad input.
 Reason codes (stable, used in the DLQ headers and the ``dead_letters`` table):
 
 =====================  ===============================================================
+``empty_value``        the message has no value (empty bytes or a tombstone)
 ``too_large``          message larger than ``max_event_bytes``
 ``not_utf8``           bytes are not valid UTF-8
 ``not_json``           not parseable as JSON
-``non_finite_number``  JSON with NaN / Infinity literals
+``invalid_escape``     a broken ``\\u`` escape or a lone UTF-16 surrogate in a JSON string
+``non_finite_number``  NaN / Infinity literals, or a number that overflows a double
+``too_deep``           JSON nested deeper than ``MAX_DEPTH`` levels
 ``not_object``         valid JSON but not an object
+``unsupported_version`` ``schema_version`` other than 1
 ``missing_field``      a required field is absent
 ``wrong_type``         a field has the wrong JSON type
 ``invalid_value``      a field has the right type but an invalid value (range, format, ...)
 ``future_timestamp``   event time too far ahead of the newest accepted event time
 =====================  ===============================================================
+
+Unknown fields are accepted and ignored (producers may be newer than the worker).
 """
 
 from __future__ import annotations
@@ -34,11 +40,15 @@ import orjson
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 REASONS = (
+    "empty_value",
     "too_large",
     "not_utf8",
     "not_json",
+    "invalid_escape",
     "non_finite_number",
+    "too_deep",
     "not_object",
+    "unsupported_version",
     "missing_field",
     "wrong_type",
     "invalid_value",
@@ -161,10 +171,25 @@ def _raise_constant(name: str) -> Any:
     raise _NonFiniteError(name)
 
 
+MAX_DEPTH = 32  # an event is 3 levels deep; free-form labels/attributes get the rest
+
+
+def _depth_exceeds(obj: Any, limit: int) -> bool:
+    """True when ``obj`` nests containers deeper than ``limit`` (iterative, O(nodes))."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def decode(raw: bytes, max_bytes: int) -> Interaction | Rejection:
     """Decode and schema-check one message (no event-time checks: see :func:`check_time`)."""
     if not raw:
-        return Rejection("not_json", "empty message (no value)")
+        return Rejection("empty_value", "empty message (no value)")
     if len(raw) > max_bytes:
         return Rejection("too_large", f"{len(raw)} bytes > max_event_bytes {max_bytes}")
     try:
@@ -174,11 +199,23 @@ def decode(raw: bytes, max_bytes: int) -> Interaction | Rejection:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        if _has_non_finite(raw, text):
-            return Rejection("non_finite_number", "NaN or Infinity is not valid JSON")
+        if _has_non_finite(raw, text) or "infinity" in e.msg:
+            return Rejection("non_finite_number", "NaN or Infinity (or a number overflowing a "
+                             "double) is not valid JSON")
+        if "surrogate" in e.msg or "escaped sequence" in e.msg:
+            return Rejection("invalid_escape", f"{e.msg} at char {e.pos}")
+        if "depth limit" in e.msg:
+            return Rejection("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
         return Rejection("not_json", f"{e.msg} at char {e.pos}")
     if not isinstance(obj, dict):
         return Rejection("not_object", f"top-level JSON {type(obj).__name__}, expected object")
+    if _depth_exceeds(obj, MAX_DEPTH):
+        return Rejection("too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
+    version = obj.get("schema_version", 1)
+    if version != 1 or isinstance(version, bool):
+        return Rejection("unsupported_version",
+                         f"schema_version {str(version)[:20]!r} is not supported (this worker "
+                         "reads version 1)")
     try:
         _validator()(obj)
     except fastjsonschema.JsonSchemaValueException as e:

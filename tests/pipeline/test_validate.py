@@ -14,6 +14,9 @@ BASE: dict[str, Any] = {
     "model": "m", "input": {"text": "hi"}, "output": {"tokens": 3},
 }
 MAX = 256 * 1024
+DEEP: Any = 1
+for _ in range(31):  # {"attributes": {"a": [[...]]}}: 33 levels > MAX_DEPTH 32
+    DEEP = [DEEP]
 
 
 def reason(obj: Any = None, raw: bytes | None = None) -> str | None:
@@ -48,9 +51,16 @@ def test_rfc3339_timestamp_with_offset_is_converted_to_epoch_ms() -> None:
     ({**BASE, "latency_ms": -5}, None, "invalid_value"),
     ({**BASE, "timestamp": 1_764_700_000}, None, "invalid_value"),  # epoch seconds, not ms
     ({**BASE, "timestamp": "2026-12-01T10:00:00"}, None, "invalid_value"),  # no offset
-    ({**BASE, "schema_version": 2}, None, "invalid_value"),
+    ({**BASE, "schema_version": 2}, None, "unsupported_version"),
+    ({**BASE, "schema_version": "1"}, None, "unsupported_version"),
     ({**BASE, "scores": {"toxicity": 1.5}}, None, "invalid_value"),
-    ({**BASE, "unexpected": 1}, None, "invalid_value"),
+    ({**BASE, "deployment_context": "ctx\nx"}, None, "invalid_value"),
+    ({**BASE, "cohort": "a\x00b"}, None, "invalid_value"),
+    ({**BASE, "deployment_context": "c" * 201}, None, "invalid_value"),
+    (None, b'{"event_id": "\\ud800"}', "invalid_escape"),
+    (None, b'{"event_id": "\\u12"}', "invalid_escape"),
+    (None, b'{"latency_ms": 1e400}', "non_finite_number"),
+    ({**BASE, "attributes": {"a": DEEP}}, None, "too_deep"),
 ])
 def test_bad_input_gets_its_reason_code(obj: Any, raw: bytes | None, expected: str) -> None:
     assert reason(obj, raw) == expected
@@ -71,9 +81,9 @@ def test_future_check_is_relative_to_newest_accepted_event_time() -> None:
 
 
 @pytest.mark.parametrize(("obj", "raw", "expected"), [
-    (None, b"", "not_json"),
-    (None, b"[" * 100_000, "not_json"),  # deeper than any parser allows
-    (None, b'{"a": ' * 5_000 + b"NaN" + b"}" * 5_000, "not_json"),
+    (None, b"", "empty_value"),
+    (None, b"[" * 100_000, "too_deep"),  # deeper than any parser allows
+    (None, b'{"a": ' * 5_000 + b"NaN" + b"}" * 5_000, "too_deep"),
     ({**BASE, "input": {"tokens": 2**64 - 1}}, None, "invalid_value"),
     ({**BASE, "latency_ms": 1e308}, None, "invalid_value"),
     ({**BASE, "timestamp": "1970-01-01T00:00:00Z"}, None, "invalid_value"),
@@ -81,6 +91,12 @@ def test_future_check_is_relative_to_newest_accepted_event_time() -> None:
 ])
 def test_hostile_input_is_rejected_not_raised(obj: Any, raw: bytes | None, expected: str) -> None:
     assert reason(obj, raw) == expected
+
+
+def test_unknown_fields_are_accepted_and_ignored() -> None:
+    r = decode(orjson.dumps({**BASE, "unexpected": 1, "input": {"text": "hi", "role": "user"},
+                             "model": {"name": "m", "region": "eu"}}), MAX)
+    assert isinstance(r, Interaction) and (r.input_text, r.model) == ("hi", "m")
 
 
 def test_whole_number_float_timestamp_is_read_as_milliseconds() -> None:
