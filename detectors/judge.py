@@ -117,7 +117,8 @@ class JudgeConfig:
     min_window_events: int = 20
     min_reference_events: int = 200
     min_effect: Mapping[str, float] = field(default_factory=lambda: DEFAULT_MIN_EFFECT)
-    log_scale_metrics: tuple[str, ...] = ("latency_ms",)
+    log_scale_metrics: tuple[str, ...] = (
+        "latency_ms", "input_chars", "output_chars", "input_tokens", "output_tokens")
     min_expected: float = 5.0
     volume_min_windows: int = 4
     rate_exact_below_p: float = 0.01
@@ -125,12 +126,16 @@ class JudgeConfig:
     def floor(self, metric: str, key: str) -> float:
         """Minimum effect for ``metric``: its own entry (``<metric>:ratio`` for the rate
         ratio), else the entry of ``key`` (its kind, or ``rate_ratio``), else the default."""
-        names = (f"{metric}:ratio", key) if key == "rate_ratio" else (metric, key)
+        base = metric.removesuffix(RECENT_SUFFIX)
+        names = (f"{metric}:ratio", key) if key == "rate_ratio" else (metric, base, key)
         for table in (self.min_effect, DEFAULT_MIN_EFFECT):
             for k in names:
                 if k in table:
                     return float(table[k])
         return 0.0
+
+
+RECENT_SUFFIX = ":recent"
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,11 @@ class JudgeItem:
         Event counts of trailing windows, for the volume test (optional).
     extra_tests
         Precomputed tests of this window (anomaly, multivariate) to control jointly.
+    recent
+        This window merged with the segment's previous closed windows (the last few), or
+        None. Its numeric, categorical and text tests are added under ``<metric>:recent``:
+        a shift too small to show in one window shows in three, still within a few
+        windows of its onset.
 
     """
 
@@ -163,6 +173,7 @@ class JudgeItem:
     reference_segment: Segment | None
     reference_counts: tuple[int, ...] = ()
     extra_tests: tuple[DriftTest, ...] = ()
+    recent: WindowSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,25 @@ class Verdict:
     reference_segment: Segment | None
 
 
+def _distribution_tests(w: WindowSummary, r: WindowSummary, cfg: JudgeConfig,
+                        suffix: str = "") -> list[DriftTest]:
+    """Numeric (KS), categorical and text (contingency chi-square) tests of ``w`` vs ``r``."""
+    out: list[DriftTest] = []
+    for name in sorted(set(w.numeric) & set(r.numeric)):
+        if w.numeric[name].n and r.numeric[name].n:
+            out.append(ks_test(w.numeric[name], r.numeric[name],
+                               log_scale=name in cfg.log_scale_metrics, metric=name + suffix))
+    for name in sorted(set(w.categorical) & set(r.categorical)):
+        out.append(chi2_test(w.categorical[name], r.categorical[name], name + suffix,
+                             min_expected=cfg.min_expected))
+    if w.text_n and r.text_n:
+        deff = max(1.0, (sum(w.text.values()) + sum(r.text.values())) / (w.text_n + r.text_n))
+        out.append(chi2_test(w.text, r.text, "input_text" + suffix, kind="text",
+                             min_expected=cfg.min_expected, deff=deff, n=w.text_n,
+                             n_ref=r.text_n))
+    return out
+
+
 def item_tests(item: JudgeItem, cfg: JudgeConfig) -> list[DriftTest]:
     """Every applicable drift test of one item, in a fixed order (empty if too small)."""
     out: list[DriftTest] = []
@@ -185,18 +215,9 @@ def item_tests(item: JudgeItem, cfg: JudgeConfig) -> list[DriftTest]:
         for name in sorted(set(w.flags) & set(r.flags)):
             out.append(rate_drift(f"{name}_rate", w.flags[name], w.n, r.flags[name], r.n,
                                   exact_below_p=cfg.rate_exact_below_p))
-        for name in sorted(set(w.numeric) & set(r.numeric)):
-            if w.numeric[name].n and r.numeric[name].n:
-                out.append(ks_test(w.numeric[name], r.numeric[name],
-                                   log_scale=name in cfg.log_scale_metrics, metric=name))
-        for name in sorted(set(w.categorical) & set(r.categorical)):
-            out.append(chi2_test(w.categorical[name], r.categorical[name], name,
-                                 min_expected=cfg.min_expected))
-        if w.text_n and r.text_n:
-            deff = max(1.0, (sum(w.text.values()) + sum(r.text.values())) / (w.text_n + r.text_n))
-            out.append(chi2_test(w.text, r.text, "input_text", kind="text",
-                                 min_expected=cfg.min_expected, deff=deff, n=w.text_n,
-                                 n_ref=r.text_n))
+        out.extend(_distribution_tests(w, r, cfg))
+        if item.recent is not None and item.recent.n > w.n:
+            out.extend(_distribution_tests(item.recent, r, cfg, RECENT_SUFFIX))
     if len(item.reference_counts) >= cfg.volume_min_windows:
         out.append(volume_test(w.n, item.reference_counts))
     out.extend(item.extra_tests)

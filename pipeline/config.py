@@ -71,6 +71,7 @@ class Config:
     reference_block_windows: int = 5  # trailing reference: blocks of this many windows ...
     reference_blocks: int = 6  # ... this many blocks (30 windows); the open block is not used
     reference_adapt_windows: int = 30  # a change lasting this long becomes the reference
+    recent_windows: int = 3  # also test the merge of the last N windows (1 = off)
     min_window_events: int = 20
     min_reference_events: int = 200
     fdr_q: float = 0.01
@@ -119,8 +120,8 @@ class Config:
     def judge_hash(self) -> str:
         """Hash of every setting that changes a verdict: alerts carry it as evidence."""
         keys = ("window_seconds", "allowed_lateness_seconds", "reference_mode",
-                "reference_block_windows",
-                "reference_blocks", "reference_adapt_windows", "min_window_events",
+                "reference_block_windows", "reference_blocks", "reference_adapt_windows",
+                "recent_windows", "min_window_events",
                 "min_reference_events", "fdr_q", "min_rate_diff", "min_rate_ratio",
                 "min_numeric_effect",
                 "anomaly_windows", "anomaly_consecutive", "resolve_after_windows",

@@ -631,7 +631,7 @@ class Processor:
                 segment=seg, window_start=row["window_start"], window=summary,
                 reference=ref[2] if ref else None, reference_segment=ref[0] if ref else None,
                 reference_counts=tuple(ref_state.counts) if ref_state is not None else (),
-                extra_tests=tuple(extra)))
+                extra_tests=tuple(extra), recent=self._recent(state, summary)))
         verdicts = judge(items, self.judge_config())
         found: dict[Segment, bool] = {}
         rows = {(seg, row["window_start"]): row for seg, row, _ in closed}
@@ -673,6 +673,22 @@ class Processor:
             self._absorb(seg, summary, found.get(seg, False), row["window_start"], kinds[seg])
             row.pop("_samples", None)
             self.out.windows.append(row)
+
+    def _recent(self, state: dict[str, Any], summary: WindowSummary) -> WindowSummary | None:
+        """This window merged with the segment's previous ``recent_windows - 1`` closed
+        windows (kept in the segment state, oldest first), and remember this one."""
+        keep = self.cfg.recent_windows - 1
+        if keep < 1:
+            return None
+        previous = [WindowSummary.from_bytes(base64.b64decode(b)) for b in state.get("recent", [])]
+        state["recent"] = [*state.get("recent", []),
+                           base64.b64encode(summary.to_bytes()).decode()][-keep:]
+        if not previous:
+            return None
+        merged = previous[0]
+        for other in [*previous[1:], summary]:
+            merged.merge(other)
+        return merged
 
     def judge_config(self) -> JudgeConfig:
         cfg = self.cfg
