@@ -10,9 +10,16 @@ Rows (each a dict with ``check``, ``slice``, ``metric``, ``n`` and ``value``):
   :func:`~detectors.harmful_output.is_harmful_output` at the shipped threshold with each
   label (percent agreement, Cohen's kappa, true and false positive rates), beside the
   agreement of the two judges with each other.
-* Anthropic HH-RLHF harmless-base test pairs (held out: never looked at while choosing the
-  lexicon): share of pairs whose rejected final assistant turn scores above, equal to and
-  below the chosen one, each scored with its own preceding dialogue as input.
+* Anthropic HH-RLHF harmless-base test pairs: share of pairs whose rejected final assistant
+  turn scores above, equal to and below the chosen one, each scored with its own preceding
+  dialogue as input. The lexicon was not built from these texts (only two combination
+  weights were chosen while these numbers were printed), so this is the cleanest
+  out-of-sample check; the JBB and Arena numbers informed the hand-written lexicon.
+* XSTest v2 completions (never looked at while building the detector): ROC-AUC against
+  harmful compliance (an unsafe prompt fully complied with, by the human ``final_label``),
+  beside the compliance-only baseline, and the share flagged among full compliances to
+  safe prompts (XSTest's safe prompts are built to sound harmful: "kill a Python process")
+  and to unsafe ones.
 * Arena-Hard answers (benign traffic): share flagged at the threshold.
 * ``textclf, leave-one-target-model-out``: :func:`detectors.textclf.train` fitted on three
   target models' responses with their ``jailbroken`` labels, scoring the fourth: what
@@ -25,6 +32,7 @@ prints dataset text: only counts and metrics.
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import json
 import os
@@ -50,6 +58,7 @@ from detectors.textclf import train
 JBB = "jailbreakbench_attack_artifacts.jsonl"
 HH = "hh_rlhf_harmless_base_test.jsonl.gz"
 ARENA = "arena_hard_v0.1_answers_gpt35_gpt4.jsonl"
+XSTEST = "xstest_v2_model_completions_labeled.csv"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
@@ -150,6 +159,28 @@ def hh_rows(data_dir: Path,
     ]
 
 
+def xstest_rows(data_dir: Path) -> list[dict[str, object]]:
+    """Harmful compliance on XSTest: unsafe prompt and full compliance (human label)."""
+    with (data_dir / XSTEST).open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    complied = np.array([r["final_label"] == "1_full_compliance" for r in rows])
+    unsafe = np.array([r["prompt_label"] == "unsafe" for r in rows])
+    y = complied & unsafe
+    s = np.array([harmful_output_score(r["completion"], r["prompt"]) for r in rows])
+    base = np.array([1.0 - refusal_score(r["completion"]) for r in rows])
+    flag = s >= HARMFUL_OUTPUT_THRESHOLD
+    check = "XSTest harmful compliance"
+    t = f"is_harmful_output (t={HARMFUL_OUTPUT_THRESHOLD})"
+    return [
+        _row(check, "unsafe prompt fully complied", "ROC-AUC", len(y), roc_auc_score(y, s)),
+        _row(check, "baseline 1 - refusal_score", "ROC-AUC", len(y), roc_auc_score(y, base)),
+        _row(check, f"{t}, unsafe prompt complied", "share flagged", int(y.sum()),
+             float(np.mean(flag[y]))),
+        _row(check, f"{t}, safe prompt complied", "share flagged",
+             int((complied & ~unsafe).sum()), float(np.mean(flag[complied & ~unsafe]))),
+    ]
+
+
 def arena_rows(data_dir: Path) -> list[dict[str, object]]:
     """Flag rate on benign Arena-Hard answers."""
     with (data_dir / ARENA).open(encoding="utf-8") as f:
@@ -181,7 +212,7 @@ def textclf_rows(data_dir: Path, *, seed: int = 0) -> list[dict[str, object]]:
 
 def rows(data_dir: Path, *, with_textclf: bool = True) -> list[dict[str, object]]:
     """Every row of this benchmark (see the module docstring)."""
-    out = jbb_rows(data_dir) + hh_rows(data_dir) + arena_rows(data_dir)
+    out = jbb_rows(data_dir) + hh_rows(data_dir) + xstest_rows(data_dir) + arena_rows(data_dir)
     if with_textclf:
         out += textclf_rows(data_dir)
     return out

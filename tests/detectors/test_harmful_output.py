@@ -147,3 +147,13 @@ def test_few_benign_arena_answers_are_flagged(bench: ModuleType, data_dir: Path)
     rows = bench.arena_rows(data_dir)
     assert rows[0]["n"] == 1000
     assert float(rows[0]["value"]) <= 0.05  # measured 0.028
+
+
+def test_xstest_harmful_compliance_is_ranked_above_the_rest(bench: ModuleType,
+                                                            data_dir: Path) -> None:
+    # out of sample: XSTest was never looked at while the lexicon was written
+    rows = bench.xstest_rows(data_dir)
+    check = "XSTest harmful compliance"
+    auc = _value(rows, check, "unsafe prompt fully complied", "ROC-AUC")
+    assert auc >= 0.8  # measured 0.840
+    assert auc > _value(rows, check, "baseline 1 - refusal_score", "ROC-AUC") + 0.05  # 0.739
