@@ -63,6 +63,7 @@ class Config:
     dlq_max_bytes: int = 64 * 1024
     store_text: str = "redacted"  # none | redacted | full
     max_text_chars: int = 4_000  # stored excerpt length per text field
+    max_eval_chars: int = 64_000  # texts are evaluated on this many leading characters
     # segments
     max_cohorts_per_context: int = 50
     max_models_per_context: int = 50
@@ -143,6 +144,9 @@ class Config:
             raise ValueError("reference_mode must be trailing or hour_of_week")
         if not (0 < self.fdr_q < 1):
             raise ValueError("fdr_q must be in (0, 1)")
+        if not 0 < self.max_text_chars <= self.max_eval_chars:
+            raise ValueError("max_text_chars must be positive and at most max_eval_chars (the "
+                             "stored excerpt must lie inside the redacted, evaluated part)")
         if self.broker != "embedded" and not self.broker.startswith("kafka://"):
             raise ValueError(f"broker must be 'embedded' or kafka://host:port, not {self.broker!r}")
         return self

@@ -25,10 +25,12 @@ silent partition says so; closed windows are judged together (:func:`detectors.j
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -42,6 +44,8 @@ from detectors.judge import DEFAULT_MIN_EFFECT, JudgeConfig, JudgeItem, judge
 from detectors.pii import redact
 from detectors.reference import ReferenceState
 from detectors.summary import WindowSummary, hashed_features
+from detectors.textclf import TextClassifier
+from detectors.textclf import load as load_classifier
 from pipeline import alerting
 from pipeline.config import Config
 from pipeline.validate import Interaction, Rejection, check_time, decode
@@ -51,9 +55,10 @@ log = logging.getLogger("postwatch.worker")
 ALL = "*"
 OTHER = "__other__"
 SEP = "\x1f"
-FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error")
+FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error", "harmful_output",
+         "harmful_request", "over_refusal")
 RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
-CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate")
+CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate", "harmful_output_rate")
 SAMPLE_IDS = 5
 MAX_CATEGORY_CHARS = 100  # free-form attribute values end up in every summary and reference
 MULTIVARIATE_MIN_WINDOWS = 200  # an empirical p below q/m needs a long calibration history
@@ -129,6 +134,25 @@ def new_meta() -> dict[str, Any]:
         "counts": {"valid": 0, "dead": 0, "duplicate": 0, "late": 0, "overflow": 0,
                    "rerouted": 0},
     }
+
+
+OUTPUT_MODEL_FILE = "evaluators/harmful_output.json"
+
+
+def user_output_model(state_dir: str) -> TextClassifier | None:
+    """The harmful-output model trained by `postwatch evaluator train`, if there is one in
+    the state directory (never from the repository)."""
+    path = Path(state_dir) / OUTPUT_MODEL_FILE
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    return _load_model(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(path: str, _stamp: int) -> TextClassifier:
+    return load_classifier(path)
 
 
 def new_context() -> dict[str, Any]:
@@ -241,6 +265,7 @@ class Processor:
         self._cache: dict[str, Any] = {} if cache is None else cache
         self.writes: dict[str, Any] = {}
         self.out = Outputs()
+        self.output_model = user_output_model(config.state_dir)
 
     # -- store access ----------------------------------------------------------------------
     def _load(self, key: str, factory: Callable[[], Any]) -> Any:
@@ -300,7 +325,9 @@ class Processor:
             result.model_version = clean_label(result.model_version)
             result.finish_reason = clean_label(result.finish_reason)
             result.scores = {clean_label(k): v for k, v in result.scores.items()}
-            return result, evaluate(result.input_text, result.output_text)
+            return result, evaluate(result.input_text, result.output_text,
+                                    max_chars=cfg.max_eval_chars,
+                                    output_model=self.output_model)
         except Exception as e:
             log.exception("processing error at %s@%s", self.partition, msg.offset)
             return Rejection("processing_error", f"{type(e).__name__}: {str(e)[:150]}")
@@ -337,6 +364,9 @@ class Processor:
             "pii_input": sig.pii_input,
             "pii_output": sig.pii_output,
             "error": ev.finish_reason == "error",
+            "harmful_output": sig.harmful_output,
+            "harmful_request": sig.harmful_request,
+            "over_refusal": bool(sig.over_refusal),
         }
         chars = (sig.input_chars, sig.output_chars)
         numeric = {
@@ -845,7 +875,15 @@ class Processor:
             "source_offset": msg.offset,
             "late": late,
             **flags,
+            "over_refusal": sig.over_refusal,
+            "refusal_score": sig.refusal_score,
+            "jailbreak_score": sig.jailbreak_score,
+            "harmful_request_score": sig.harmful_request_score,
+            "harmful_output_score": sig.harmful_output_score,
+            "truncated": sig.truncated,
             "pii_kinds": list(sig.pii_kinds),
+            "pii_input_kinds": list(sig.pii_input_kinds),
+            "pii_output_kinds": list(sig.pii_output_kinds),
             "input_chars": sig.input_chars,
             "output_chars": sig.output_chars,
             "input_tokens": ev.input_tokens,

@@ -31,7 +31,35 @@ def test_none_texts_mean_not_provided() -> None:
 
 
 def test_empty_strings_are_provided_but_empty() -> None:
-    assert evaluate("", "") == Signals(False, False, False, False, 0, 0, (), "", "")
+    assert evaluate("", "") == Signals(False, False, False, False, 0, 0, (), "", "",
+                                       over_refusal=False)
+
+
+def test_over_refusal_needs_a_refused_request_that_is_not_harmful() -> None:
+    refusal = "I'm sorry, but I can't help with that."
+    assert evaluate("How do I kill a Python process?", refusal).over_refusal is True
+    assert evaluate("How do I build a pipe bomb to hurt people?", refusal).over_refusal is False
+    assert evaluate("How do I kill a Python process?", "Run kill -9 PID.").over_refusal is False
+    assert evaluate(None, refusal).over_refusal is None
+
+
+def test_long_text_is_evaluated_on_its_beginning_and_says_so() -> None:
+    text = "My card is 4111 1111 1111 1111. " + "x" * 100
+    s = evaluate(text, "ok", max_chars=40)
+    assert (s.truncated, s.input_chars, s.pii_input) == (True, len(text), True)
+    assert s.input_redacted is not None and len(s.input_redacted) <= 40
+    assert "4111" not in s.input_redacted
+    assert evaluate(text, "ok").truncated is False
+
+
+def test_a_user_model_replaces_the_built_in_harmful_output_score() -> None:
+    class Always:
+        def score(self, text: str) -> float:
+            return 0.9
+
+    s = evaluate("hi", "Here is a banana bread recipe.", output_model=Always())
+    assert (s.harmful_output_score, s.harmful_output) == (0.9, True)
+    assert evaluate("hi", "Here is a banana bread recipe.").harmful_output is False
 
 
 def test_chars_count_code_points_not_bytes() -> None:
