@@ -352,5 +352,66 @@ def tail(ctx: click.Context, from_beginning: bool, max_alerts: int, timeout: flo
         consumer.close()
 
 
+@main.command(name="evaluate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--jobs", type=int, default=0, help="Worker processes (default: one per core).")
+@click.option("--no-user-model", is_flag=True,
+              help="Ignore a harmful-output model trained into the state directory.")
+@common
+@click.pass_context
+def evaluate_file(ctx: click.Context, file: str, jobs: int, no_user_model: bool) -> None:
+    """Evaluate the schema-v1 events of FILE (JSON lines, as `publish` takes) offline.
+
+    Writes one JSON line per valid event to stdout (event_id, refusal, refusal_score,
+    over_refusal, jailbreak_score, harmful_request_score, harmful_output_score, pii kinds of
+    input and output, truncated); invalid lines are reported on stderr with their line
+    number and reason code, and skipped."""
+    from pipeline.offline import evaluate_lines
+
+    cfg = _config(ctx)
+    stream = click.get_binary_stream("stdin") if file == "-" else open(file, "rb")  # noqa: SIM115
+    out = click.get_binary_stream("stdout")
+    with stream:
+        stats = evaluate_lines(stream, out.write, cfg, jobs=jobs or (os.cpu_count() or 1),
+                               user_model=not no_user_model,
+                               on_error=lambda line, rej: click.echo(
+                                   f"line {line}: {rej.reason}: {rej.detail}", err=True))
+    out.flush()
+    click.echo(f"evaluated {stats['evaluated']} events; {stats['rejected']} lines rejected",
+               err=True)
+
+
+@main.group()
+def evaluator() -> None:
+    """User-trained evaluators (kept in the state directory, never in the repository)."""
+
+
+@evaluator.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--seed", type=int, default=0, show_default=True)
+@common
+@click.pass_context
+def train(ctx: click.Context, file: str, seed: int) -> None:
+    """Fit the harmful-output classifier on FILE: JSON lines {"text": ..., "label": true|false}
+    (text = a model output, label = harmful). The workers use it in place of the built-in
+    harmful-output score from their next batch on."""
+    from detectors.textclf import LabeledDataError, read_labeled_jsonl
+    from detectors.textclf import train as fit
+    from pipeline.windows import OUTPUT_MODEL_FILE
+
+    cfg = _config(ctx)
+    try:
+        records = read_labeled_jsonl(file)
+        model = fit(records, seed=seed)
+    except (LabeledDataError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    path = Path(cfg.state_dir) / OUTPUT_MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = model.save(path)
+    positives = sum(1 for _, label in records if label)
+    click.echo(f"trained on {len(records)} texts ({positives} harmful); saved {path} "
+               f"(sha256 {digest[:16]})")
+
+
 if __name__ == "__main__":
     sys.exit(main())
