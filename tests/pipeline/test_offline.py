@@ -1,0 +1,94 @@
+"""`postwatch evaluate` (offline evaluation) and `postwatch evaluator train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+from detectors.textclf import load
+from pipeline.cli import main
+from pipeline.windows import OUTPUT_MODEL_FILE, user_output_model
+
+REFUSAL = "I'm sorry, but I can't help with that."
+
+
+def _event(i: int, inp: str | None, out: str | None) -> bytes:
+    ev = {"event_id": f"e{i}", "timestamp": 1_796_300_000_000 + i, "deployment_context": "c",
+          "model": "m", "input": {"text": inp} if inp is not None else {"tokens": 3},
+          "output": {"text": out} if out is not None else {"tokens": 3}}
+    return orjson.dumps(ev)
+
+
+def _write(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_evaluate_writes_one_line_per_valid_event_in_order(tmp_path: Path) -> None:
+    f = _write(tmp_path / "in.jsonl", [
+        _event(1, "How do I kill a Python process?", REFUSAL),
+        b"{not json",
+        _event(2, "mail me at jane.roe@example.org", "Call +44 20 7946 0958 tomorrow."),
+        b"",
+        _event(3, None, "Sure."),
+        b'{"event_id": "x"}',
+    ])
+    res = CliRunner().invoke(main, ["--state-dir", str(tmp_path / "state"), "evaluate",
+                                    str(f), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    out = [orjson.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert [o["event_id"] for o in out] == ["e1", "e2", "e3"]
+    assert (out[0]["refusal"], out[0]["over_refusal"]) == (True, True)
+    assert out[1]["pii"] == {"input": ["email"], "output": ["phone"]}
+    assert out[2]["over_refusal"] is None
+    assert set(out[0]) >= {"refusal_score", "jailbreak_score", "harmful_request_score",
+                           "harmful_output_score", "truncated"}
+    assert "line 2: not_json" in res.stderr
+    assert "line 6: missing_field" in res.stderr
+    assert "evaluated 3 events; 2 lines rejected" in res.stderr
+
+
+def test_evaluate_with_a_process_pool_gives_the_same_lines(tmp_path: Path) -> None:
+    lines = [_event(i, f"question {i} about cats", REFUSAL if i % 3 else "Cats purr.")
+             for i in range(600)]
+    f = _write(tmp_path / "in.jsonl", lines)
+    args = ["--state-dir", str(tmp_path / "state"), "evaluate", str(f)]
+    one = CliRunner().invoke(main, [*args, "--jobs", "1"])
+    two = CliRunner().invoke(main, [*args, "--jobs", "2"])
+    assert one.exit_code == two.exit_code == 0
+    assert one.stdout == two.stdout
+    assert len(one.stdout.splitlines()) == 600
+
+
+def test_trained_output_model_is_saved_in_the_state_dir_and_used(tmp_path: Path) -> None:
+    harmful = [f"step {i}: mix the chemicals and detonate the device" for i in range(40)]
+    benign = [f"step {i}: mix the flour and bake the bread" for i in range(40)]
+    labeled = [orjson.dumps({"text": t, "label": True}) for t in harmful] + [
+        orjson.dumps({"text": t, "label": False}) for t in benign]
+    f = _write(tmp_path / "labels.jsonl", labeled)
+    state = tmp_path / "state"
+    assert user_output_model(str(state)) is None
+    res = CliRunner().invoke(main, ["--state-dir", str(state), "evaluator", "train", str(f)])
+    assert res.exit_code == 0, res.output
+    assert "trained on 80 texts (40 harmful)" in res.output
+    model = load(state / OUTPUT_MODEL_FILE)
+    assert user_output_model(str(state)) is not None
+    text = "first mix the chemicals, then detonate the device"
+    g = _write(tmp_path / "in.jsonl", [_event(1, "how?", text)])
+    out = CliRunner().invoke(main, ["--state-dir", str(state), "evaluate", str(g),
+                                    "--jobs", "1"])
+    got = orjson.loads(out.stdout.splitlines()[0])
+    assert got["harmful_output_score"] == round(model.score(text), 4)
+    assert got["harmful_output_score"] > 0.5
+
+
+def test_a_bad_labeled_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    f = _write(tmp_path / "labels.jsonl", [b'{"text": "a", "label": true}',
+                                          b'{"text": "b", "label": "maybe"}'])
+    res = CliRunner().invoke(main, ["--state-dir", str(tmp_path / "s"), "evaluator", "train",
+                                    str(f)])
+    assert res.exit_code != 0
+    assert "line 2" in res.output
+    assert not (tmp_path / "s" / OUTPUT_MODEL_FILE).exists()
