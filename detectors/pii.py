@@ -95,6 +95,38 @@ _RANK = {
     "phone": 7,
 }
 
+def _scan(pattern: str) -> re.Pattern[str]:
+    r"""Compile ``pattern`` so that the engine can skip ahead to candidate first characters.
+
+    Leading look-behinds stop CPython's ``re`` from scanning ahead for the first character
+    of a match. ``_scan(r"(?<!a)(?<!b )\d{3}x")`` compiles the equivalent
+    ``\d(?<!a\d)(?<!b \d)\d{2}x``: the same matches, several times faster on prose. The
+    look-behinds must not contain parentheses inside character classes.
+    """
+    behinds = []
+    while pattern.startswith("(?<!"):
+        depth = 0
+        for i, ch in enumerate(pattern):
+            if ch in "()" and pattern[i - 1 : i] != "\\":
+                depth += 1 if ch == "(" else -1
+                if depth == 0:
+                    break
+        behinds.append(pattern[4:i])
+        pattern = pattern[i + 1 :]
+    first = re.match(r"(\[[^\]]+\]|\\d|[A-Za-z0-9])(?:\{(\d+)(?:,(\d+))?\})?", pattern)
+    if first is None or pattern[first.end() : first.end() + 1] in ("?", "*", "+"):
+        raise ValueError(pattern)
+    head, low, high = first.groups()
+    head = "[0-9]" if head == "\\d" else head  # a character set lets the engine skip ahead
+    rest = pattern[first.end() :]
+    if low is not None:
+        if int(low) < 1:
+            raise ValueError(pattern)
+        count = f"{int(low) - 1}" + (f",{int(high) - 1}" if high else "")
+        rest = f"{head}{{{count}}}{rest}"
+    return re.compile(head + "".join(f"(?<!{b}{head})" for b in behinds) + rest)
+
+
 # ---------------------------------------------------------------------------------------
 # Context words. Each is searched only in a bounded window next to a candidate.
 
@@ -232,8 +264,12 @@ def _email_ok(candidate: str) -> bool:
 # Phone numbers: one candidate pattern, then a decision on its shape and its context.
 
 _PHONE = re.compile(
-    r"(?<![A-Za-z0-9_+@/.#-])(?<!\d[ ./-])(?<!\d:)"
-    r"(?P<num>\+?(?:\(\+?\d{1,5}\)[ .\-/]{0,2})?\d{1,15}"
+    # The first character comes first and the look-behinds after it, so that the engine
+    # can skip ahead to a "+", "(" or digit (see _scan).
+    r"(?P<num>[+(0-9](?<![A-Za-z0-9_+@/.#-][+(0-9])(?<!\d[ ./-][+(0-9])(?<!\d:[+(0-9])"
+    r"(?:(?<=\+)(?:\(\+?\d{1,5}\)[ .\-/]{0,2})?\d{1,15}"
+    r"|(?<=\()\+?\d{1,5}\)[ .\-/]{0,2}\d{1,15}"
+    r"|(?<=\d)\d{0,14})"
     r"(?:(?:[ .\-/]{1,2}|[ .\-/]?\(\d{1,5}\)[ .\-/]{0,2})\d{1,12}){0,7})"
     r"(?:[ ,]{0,2}(?:x|ext\.?|extension|доб\.?)[ .:]{0,2}\d{1,6})?"
     r"(?![A-Za-z0-9_]|[ .\-/]?\(?\d)"
@@ -283,7 +319,7 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
 # ---------------------------------------------------------------------------------------
 # Payment cards.
 
-_CARD = re.compile(
+_CARD = _scan(
     r"(?<![A-Za-z0-9_/-])(?<!\d[ .,-])\d(?:[ -]?\d){11,18}(?![A-Za-z0-9_]|[ -]\d|[.,]\d)"
 )
 
@@ -344,7 +380,7 @@ def _cards(text: str) -> Iterator[tuple[int, int]]:
 # ---------------------------------------------------------------------------------------
 # IBAN.
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
+_IBAN = _scan(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 
 def _iban_ok(compact: str) -> bool:
     if compact[2:4] in ("00", "01", "99"):  # check digits are 02..98
@@ -371,7 +407,7 @@ def _iban_span(match: re.Match[str]) -> tuple[int, int] | None:
 # ---------------------------------------------------------------------------------------
 # IP addresses.
 
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
+_IPV4 = _scan(r"(?<![\d.])\d{1,3}\.(?:\d{1,3}\.){2}\d{1,3}(?!\d|\.\d)")
 
 _IPV6 = re.compile(r"(?<![0-9A-Za-z:.])[0-9A-Fa-f:.]{2,45}(?![0-9A-Za-z:])")
 
@@ -476,8 +512,17 @@ def _assigned_ok(value: str) -> bool:
     )
 
 
+_ASSIGNED_WORDS = ("key", "secret", "token", "pass", "pwd", "credential")
+
+
 def _assigned(text: str) -> Iterator[tuple[int, int]]:
-    for pattern in (_ASSIGNED, _BEARER):
+    low = text.lower()
+    patterns = []
+    if any(w in low for w in _ASSIGNED_WORDS):
+        patterns.append(_ASSIGNED)
+    if "bearer" in low:
+        patterns.append(_BEARER)
+    for pattern in patterns:
         for m in pattern.finditer(text):
             value = m.group("value")
             if _assigned_ok(value):
@@ -563,6 +608,8 @@ def _ahv_ok(s: str) -> bool:
 
 
 def _personnummer_ok(s: str) -> bool:
+    if s[6] not in "-+" and s[:2] not in ("19", "20"):
+        return False  # twelve digits: the century comes first
     d = _only_digits(s)[-10:]
     day = int(d[4:6])
     return _date_ok(d[:2], d[2:4], str(day - 60 if day > 60 else day)) and _luhn_ok(d)
@@ -627,73 +674,74 @@ def _aadhaar_ok(s: str) -> bool:
     return d[0] not in "01" and _verhoeff_ok(d)
 
 
+_NINO_NEVER = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
+
 _ID_FORMATS: tuple[tuple[re.Pattern[str], Callable[[str], bool], bool], ...] = (
     # (pattern, validator, needs an id word nearby)
-    (re.compile(r"(?<![A-Za-z0-9_-])\d{3}-\d{2}-\d{4}(?![A-Za-z0-9_]|-\d)"), _ssn_ok, False),
+    (_scan(r"(?<![A-Za-z0-9_-])\d{3}-\d{2}-\d{4}(?![A-Za-z0-9_]|-\d)"), _ssn_ok, False),
     (
-        re.compile(r"(?<![A-Za-z0-9_-])(?<!\d )\d{3} \d{2} \d{4}(?![A-Za-z0-9_]|[ -]\d)"),
+        _scan(r"(?<![A-Za-z0-9_-])(?<!\d )\d{3} \d{2} \d{4}(?![A-Za-z0-9_]|[ -]\d)"),
         _ssn_ok,
         True,
     ),
     (
-        re.compile(
-            r"(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-TW-Z][A-CEGHJ-TW-Z]"
-            r"(?: ?\d{2}){3} ?[A-D](?![A-Za-z0-9])"
+        _scan(
+            r"(?<![A-Za-z0-9])[A-CEGHJ-TW-Z][A-CEGHJ-TW-Z](?: ?\d{2}){3} ?[A-D](?![A-Za-z0-9])"
         ),
-        lambda s: s.count(" ") in (0, 4),
+        lambda s: s.count(" ") in (0, 4) and s[:2] not in _NINO_NEVER,
         False,
     ),
     (
-        re.compile(r"(?<![A-Za-z0-9])[A-Z]{6}\d{2}[ABCDEHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![A-Za-z0-9])"),
+        _scan(r"(?<![A-Za-z0-9])[A-Z]{6}\d{2}[ABCDEHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![A-Za-z0-9])"),
         _codice_fiscale_ok,
         False,
     ),
-    (re.compile(r"(?<![A-Za-z0-9_-])\d{8}-?[A-Z](?![A-Za-z0-9_])"), _dni_ok, False),
-    (re.compile(r"(?<![A-Za-z0-9_-])[XYZ]-?\d{7}-?[A-Z](?![A-Za-z0-9_])"), _dni_ok, False),
+    (_scan(r"(?<![A-Za-z0-9_-])\d{8}-?[A-Z](?![A-Za-z0-9_])"), _dni_ok, False),
+    (_scan(r"(?<![A-Za-z0-9_-])[XYZ]-?\d{7}-?[A-Z](?![A-Za-z0-9_])"), _dni_ok, False),
     (
-        re.compile(
+        _scan(
             r"(?<![A-Za-z0-9_-])(?<!\d )[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"
             r"(?![A-Za-z0-9_]|[ -]\d)"
         ),
         lambda s: s.count(" ") in (0, 6) and _nir_ok(s),
         False,
     ),
-    (re.compile(r"(?<![\d.])756(?:\.\d{4}\.\d{4}\.\d{2}|\d{10})(?![\d]|\.\d)"), _ahv_ok, False),
+    (_scan(r"(?<![\d.])756(?:\.\d{4}\.\d{4}\.\d{2}|\d{10})(?![\d]|\.\d)"), _ahv_ok, False),
     (
-        re.compile(r"(?<![A-Za-z0-9_-])(?:19|20)?\d{6}[-+]\d{4}(?![A-Za-z0-9_]|-\d)"),
+        _scan(r"(?<![A-Za-z0-9_-])\d{6}(?:\d\d)?[-+]\d{4}(?![A-Za-z0-9_]|-\d)"),
         _personnummer_ok,
         False,
     ),
     (
-        re.compile(r"(?<![A-Za-z0-9_-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?![A-Za-z0-9_])"),
+        _scan(r"(?<![A-Za-z0-9_-])\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?![A-Za-z0-9_])"),
         _hetu_ok,
         False,
     ),
     (
-        re.compile(r"(?<![A-Za-z0-9_.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![A-Za-z0-9_]|[.-]\d)"),
+        _scan(r"(?<![A-Za-z0-9_.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![A-Za-z0-9_]|[.-]\d)"),
         _cpf_ok,
         False,
     ),
-    (re.compile(r"(?<![A-Za-z0-9_.-])\d{17}[\dXx](?![A-Za-z0-9_])"), _china_id_ok, False),
-    (re.compile(r"(?<![A-Za-z0-9_-])\d{6}-[1-8]\d{6}(?![A-Za-z0-9_]|-\d)"), _rrn_ok, False),
+    (_scan(r"(?<![A-Za-z0-9_.-])\d{17}[\dXx](?![A-Za-z0-9_])"), _china_id_ok, False),
+    (_scan(r"(?<![A-Za-z0-9_-])\d{6}-[1-8]\d{6}(?![A-Za-z0-9_]|-\d)"), _rrn_ok, False),
     (
-        re.compile(r"(?<![A-Za-z0-9_-])(?<!\d )[2-9]\d{3} \d{4} \d{4}(?![A-Za-z0-9_]|[ -]\d)"),
+        _scan(r"(?<![A-Za-z0-9_-])(?<!\d )[2-9]\d{3} \d{4} \d{4}(?![A-Za-z0-9_]|[ -]\d)"),
         _aadhaar_ok,
         False,  # unless it is also a valid card number next to a card word, see below
     ),
     (
-        re.compile(r"(?<![A-Za-z0-9_.-])\d{4}-\d{4}-\d{4}(?![A-Za-z0-9_]|-\d)"),
+        _scan(r"(?<![A-Za-z0-9_.-])\d{4}-\d{4}-\d{4}(?![A-Za-z0-9_]|-\d)"),
         _aadhaar_ok,
         True,
     ),
     (
-        re.compile(r"(?<![A-Za-z0-9_.-])(?<!\d )\d{3}([ -])\d{3}\1\d{3}(?![A-Za-z0-9_]|[ -]\d)"),
+        _scan(r"(?<![A-Za-z0-9_.-])(?<!\d )\d{3}([ -])\d{3}\1\d{3}(?![A-Za-z0-9_]|[ -]\d)"),
         _sin_ok,
         True,
     ),
 )
 
-_BARE_ID = re.compile(r"(?<![A-Za-z0-9_/-])(?<!\d[.,])\d{9,12}(?![A-Za-z0-9_]|[.,/-]\d)")
+_BARE_ID = _scan(r"(?<![A-Za-z0-9_/-])(?<!\d[.,])\d{9,12}(?![A-Za-z0-9_]|[.,/-]\d)")
 _BARE_ID_CHECKS: dict[int, tuple[Callable[[str], bool], ...]] = {
     9: (_ssn_ok, _bsn_ok, _sin_ok),
     11: (_cpf_ok, _pesel_ok, _fodselsnummer_ok),
