@@ -90,6 +90,14 @@ def fold_of(text: str, n_folds: int = N_FOLDS) -> int:
     return _hash(text) % n_folds
 
 
+def xstest_half(prompt_id: str) -> int:
+    """Half (0 or 1) of an XSTest prompt: parity of the SHA-256 of its id.
+
+    Half 0 was looked at while the harmful-request lexicon was revised; half 1 was not.
+    """
+    return int(hashlib.sha256(prompt_id.encode("utf-8")).hexdigest(), 16) % 2
+
+
 def load_attacks(data_dir: Path) -> dict[str, list[str]]:
     """Deduplicated JailbreakBench attack prompts per method (null prompts skipped)."""
     out: dict[str, list[str]] = {m: [] for m in METHODS}
@@ -244,7 +252,7 @@ def harmful_rows(data_dir: Path) -> list[dict]:
     xs = load_xstest(data_dir)
     add("XSTest unsafe vs safe", [p for _, p, u in xs if u], [p for _, p, u in xs if not u])
     for half in (0, 1):
-        part = [(p, u) for i, p, u in xs if _hash(i) % 2 == half]
+        part = [(p, u) for i, p, u in xs if xstest_half(i) == half]
         label = "looked at" if half == 0 else "not looked at"
         add(f"XSTest half {half} ({label})", [p for p, u in part if u],
             [p for p, u in part if not u])
