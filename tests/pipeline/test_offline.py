@@ -90,5 +90,5 @@ def test_a_bad_labeled_file_is_refused_with_its_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["--state-dir", str(tmp_path / "s"), "evaluator", "train",
                                     str(f)])
     assert res.exit_code != 0
-    assert "line 2" in res.output
+    assert "labels.jsonl:2: label must be" in res.output
     assert not (tmp_path / "s" / OUTPUT_MODEL_FILE).exists()
