@@ -127,7 +127,8 @@ class JudgeConfig:
         """Minimum effect for ``metric``: its own entry (``<metric>:ratio`` for the rate
         ratio), else the entry of ``key`` (its kind, or ``rate_ratio``), else the default."""
         base = metric.removesuffix(RECENT_SUFFIX)
-        names = (f"{metric}:ratio", key) if key == "rate_ratio" else (metric, base, key)
+        names = ((f"{metric}:ratio", f"{base}:ratio", key) if key == "rate_ratio"
+                 else (metric, base, key))
         for table in (self.min_effect, DEFAULT_MIN_EFFECT):
             for k in names:
                 if k in table:
@@ -160,7 +161,7 @@ class JudgeItem:
         Precomputed tests of this window (anomaly, multivariate) to control jointly.
     recent
         This window merged with the segment's previous closed windows (the last few), or
-        None. Its numeric, categorical and text tests are added under ``<metric>:recent``:
+        None. Its rate, numeric, categorical and text tests are added as ``<metric>:recent``:
         a shift too small to show in one window shows in three, still within a few
         windows of its onset.
 
@@ -190,8 +191,12 @@ class Verdict:
 
 def _distribution_tests(w: WindowSummary, r: WindowSummary, cfg: JudgeConfig,
                         suffix: str = "") -> list[DriftTest]:
-    """Numeric (KS), categorical and text (contingency chi-square) tests of ``w`` vs ``r``."""
+    """Rate (two-proportion / Fisher), numeric (KS), categorical and text (contingency
+    chi-square) tests of ``w`` vs ``r``."""
     out: list[DriftTest] = []
+    for name in sorted(set(w.flags) & set(r.flags)):
+        out.append(rate_drift(f"{name}_rate{suffix}", w.flags[name], w.n, r.flags[name], r.n,
+                              exact_below_p=cfg.rate_exact_below_p))
     for name in sorted(set(w.numeric) & set(r.numeric)):
         if w.numeric[name].n and r.numeric[name].n:
             out.append(ks_test(w.numeric[name], r.numeric[name],
@@ -212,9 +217,6 @@ def item_tests(item: JudgeItem, cfg: JudgeConfig) -> list[DriftTest]:
     out: list[DriftTest] = []
     w, r = item.window, item.reference
     if r is not None and w.n >= cfg.min_window_events and r.n >= cfg.min_reference_events:
-        for name in sorted(set(w.flags) & set(r.flags)):
-            out.append(rate_drift(f"{name}_rate", w.flags[name], w.n, r.flags[name], r.n,
-                                  exact_below_p=cfg.rate_exact_below_p))
         out.extend(_distribution_tests(w, r, cfg))
         if item.recent is not None and item.recent.n > w.n:
             out.extend(_distribution_tests(item.recent, r, cfg, RECENT_SUFFIX))

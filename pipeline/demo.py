@@ -135,14 +135,26 @@ def detection_report(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 and a["segment"]["cohort"] == cohort and a["status"] == "firing"]
         after = [a for a in hits if onset is None or a["window_start"] >= onset]
         first = min((a["window_start"] for a in after), default=None)
+        by_metric: dict[str, int] = {}
+        for a in after:
+            if onset is not None:
+                d = (a["window_start"] - onset) // wms
+                by_metric[a["metric"]] = min(d, by_metric.get(a["metric"], d))
         rows.append({
             "kind": kind, "deployment_context": ctx, "cohort": cohort,
             "alerts": len(hits), "alerts_before_onset": len(hits) - len(after),
             "metrics": sorted({a["metric"] for a in hits}),
             "first_alert_delay_windows": None if first is None or onset is None
             else (first - onset) // wms,
+            "delay_by_metric": dict(sorted(by_metric.items())),
         })
     return rows
+
+
+def _metrics(row: dict[str, Any]) -> str:
+    """Alerting metrics, each with its first delay in windows after the onset."""
+    by = row.get("delay_by_metric") or {}
+    return ",".join(f"{m}({by[m]})" if m in by else m for m in row["metrics"]) or "-"
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -172,7 +184,8 @@ def format_summary(s: dict[str, Any]) -> str:
         onset = onsets.get((r["deployment_context"], r["cohort"]), "-")
         delay = r["first_alert_delay_windows"]
         lines.append(f"{seg:<38}{r['kind']:<20}{onset!s:>6}{r['alerts']:>8}"
-                     f"{'-' if delay is None else delay!s:>7}  {','.join(r['metrics']) or '-'}")
+                     f"{'-' if delay is None else delay!s:>7}  "
+                     f"{_metrics(r)}")
     lines.append("")
     lines.append("first alert notifications (up to 12):")
     for a in s["alerts"][:12]:

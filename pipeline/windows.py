@@ -40,7 +40,7 @@ import detectors
 from detectors.anomaly import AnomalyResult, MultivariateIsolation, RobustBaseline
 from detectors.drift import DriftTest
 from detectors.evaluate import evaluate
-from detectors.judge import DEFAULT_MIN_EFFECT, JudgeConfig, JudgeItem, judge
+from detectors.judge import DEFAULT_MIN_EFFECT, RECENT_SUFFIX, JudgeConfig, JudgeItem, judge
 from detectors.pii import redact
 from detectors.reference import ReferenceState
 from detectors.summary import WindowSummary, hashed_features
@@ -817,14 +817,15 @@ class Processor:
             seg[0], {}).get("risk")
         floor = self.judge_config().floor(t.metric, t.kind)
         ratio = abs(t.effect) / floor if floor else abs(t.effect)
-        flag = RATE_METRICS.get(t.metric)
+        base = t.metric.removesuffix(RECENT_SUFFIX)
+        flag = RATE_METRICS.get(base)
         samples = row["_samples"].get(flag) if flag else None
         return {
             "schema_version": 1,
             "alert_id": stable_id(dedup, row["window_start"]),
             "dedup_key": dedup,
             "status": status,
-            "severity": alerting.severity(ratio, risk, t.metric in CRITICAL_METRICS),
+            "severity": alerting.severity(ratio, risk, base in CRITICAL_METRICS),
             "detector": t.kind,
             "detector_version": detectors.__version__,
             "config_hash": self.cfg.judge_hash(),

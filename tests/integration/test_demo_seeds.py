@@ -36,8 +36,14 @@ def test_demo_incidents_alert_within_two_windows_and_the_control_stays_quiet(
             assert all(a["window_start"] >= onset for a in hits)  # nothing before the onset
             first = {a["metric"]: (a["window_start"] - onset) // 60_000 for a in
                      sorted(hits, key=lambda a: -a["window_start"])}
-            wanted = "jailbreak_rate" if inc["kind"] == "jailbreak_campaign" else "refusal_rate"
-            assert first.get(wanted, 99) <= 2, (inc["kind"], cohort, first)
+            if inc["kind"] == "jailbreak_campaign":
+                assert first.get("jailbreak_rate", 99) <= 2, (cohort, first)
+                assert first.get("harmful_output_rate", 99) <= 2, (cohort, first)
+                text = [first[m] for m in first if m.split(":")[0] in (
+                    "input_chars", "input_tokens", "input_text")]
+                assert text and min(text) <= 2, (cohort, first)  # input length or text drift
+            else:
+                assert first.get("refusal_rate", 99) <= 2, (inc["kind"], cohort, first)
             if inc["kind"] == "model_switch":
                 new_model = [a for a in hits if a["segment"]["model"] != "*"
                              and a["metric"] == "refusal_rate"]
