@@ -40,11 +40,137 @@ False
 from __future__ import annotations
 
 import re
+from re import _constants as _sre
+from re import _parser as _sre_parser
 
 __all__ = ["HARM_CATEGORIES", "harm_categories", "harmful_request_score", "is_harmful_request"]
 
 _MAX_CHARS = 4_000
 _THRESHOLD = 0.5
+
+# --- word gate -------------------------------------------------------------------------
+# Python's ``re`` tries every alternative at every position, so forty large alternations
+# cost about a millisecond on a long prompt. Each pattern is therefore gated by the words
+# a match must contain: for every way a match can begin, its first word that is not a
+# stop word, read from the parsed pattern (a whole word, or a stem of 3+ letters when the
+# word goes on with ``\w*``). When none of them is among the text's words, the pattern
+# cannot match and is skipped; so the scores are exactly those of the ungated patterns.
+
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(re.findall(r"\w+", (
+    "a an the my his her their your our its some any all this that these those of to in on "
+    "at for with by from and or as is are was were be been i you we he she it they me him "
+    "them us can could should must not get make give take want set run end key find without "
+    "do does how what why when where who")))
+_NONWORD_CATEGORIES = frozenset({
+    _sre.CATEGORY_SPACE,
+    _sre.CATEGORY_NOT_WORD,
+    _sre.CATEGORY_UNI_SPACE,
+    _sre.CATEGORY_UNI_NOT_WORD,
+})
+# (key, exact): exact keys are whole words, the others word stems of 3+ letters.
+_Keys = set[tuple[str, bool]]
+_DEPTH = 300
+
+
+def _word_end(word: str, rest: list, depth: int) -> _Keys | None:
+    """Keys once ``word`` is complete: itself, or the next word's keys if it is a stop word."""
+    if word not in _STOP:
+        return {(word, True)}
+    after = _keys(rest, "", depth + 1)
+    return after if after is not None else {(word, True)}
+
+
+def _open(prefix: str) -> _Keys | None:
+    """Keys when the word may go on with a non-literal: the stem, if 3+ letters long."""
+    return {(prefix, False)} if len(prefix) >= 3 else None
+
+
+def _keys(items: list, prefix: str, depth: int) -> _Keys | None:
+    """Keys of the matches of a parsed pattern; None if some match starts without one."""
+    if depth > _DEPTH:
+        return None
+    if not items:
+        return _open(prefix)
+    op, av = items[0]
+    rest = items[1:]
+    if op is _sre.LITERAL:
+        ch = chr(av).lower()
+        if ch in _ALNUM:
+            return _keys(rest, prefix + ch, depth + 1)
+        return _word_end(prefix, rest, depth) if prefix else _keys(rest, "", depth + 1)
+    if op is _sre.AT or op in (_sre.ASSERT, _sre.ASSERT_NOT):
+        if op is _sre.AT and av in (_sre.AT_BOUNDARY, _sre.AT_END, _sre.AT_END_STRING) and prefix:
+            return _word_end(prefix, rest, depth)
+        return _keys(rest, prefix, depth + 1)
+    if op is _sre.SUBPATTERN:
+        return _keys(list(av[-1]) + rest, prefix, depth + 1)
+    if op is _sre.BRANCH or op is _sre.IN:
+        if op is _sre.BRANCH:
+            alternatives = [list(alt) for alt in av[1]]
+        else:
+            alternatives = []
+            for iop, iav in av:
+                if iop is _sre.LITERAL:
+                    alternatives.append([(_sre.LITERAL, iav)])
+                elif iop is _sre.RANGE and iav[1] - iav[0] < 12:
+                    alternatives += [[(_sre.LITERAL, c)] for c in range(iav[0], iav[1] + 1)]
+                elif iop is _sre.CATEGORY and iav in _NONWORD_CATEGORIES:
+                    alternatives.append([(_sre.LITERAL, ord(" "))])
+                else:
+                    return _open(prefix)
+        out: _Keys = set()
+        for alt in alternatives:
+            r = _keys(alt + rest, prefix, depth + 1)
+            if r is None:
+                return None
+            out |= r
+        return out
+    if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT):
+        lo, hi, sub = av
+        out = set()
+        if lo == 0:
+            r = _keys(rest, prefix, depth + 1)
+            if r is None:
+                return None
+            out |= r
+        if hi != 0:
+            again = (op, (max(lo - 1, 0), hi if hi == _sre.MAXREPEAT else hi - 1, sub))
+            r = _keys([*sub, again, *rest], prefix, depth + 1)
+            if r is None:
+                return None
+            out |= r
+        return out
+    return _open(prefix)
+
+
+class _Gated:
+    """A compiled pattern with the words one of which any match contains."""
+
+    __slots__ = ("regex", "stems", "words")
+
+    def __init__(self, pattern: str, flags: int = re.IGNORECASE) -> None:
+        self.regex = re.compile(pattern, flags)
+        keys = _keys(list(_sre_parser.parse(pattern, flags)), "", 0)
+        self.words = None if keys is None else frozenset(k for k, exact in keys if exact)
+        # a stem is looked up by its first 4 letters (3 if it is that short)
+        self.stems = frozenset() if keys is None else frozenset(
+            k[:4] for k, exact in keys if not exact)
+
+    def search(self, text: str, words: tuple[frozenset[str], frozenset[str]]) -> bool:
+        """Whether the pattern matches ``text``, whose :func:`_word_keys` are ``words``."""
+        if (self.words is not None and self.words.isdisjoint(words[0])
+                and self.stems.isdisjoint(words[1])):
+            return False
+        return self.regex.search(text) is not None
+
+
+def _word_keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The lower-cased words of ``text``, and their 3- and 4-letter prefixes."""
+    tokens = frozenset(_TOKEN.findall(text.lower()))
+    return tokens, frozenset([w[:4] for w in tokens] + [w[:3] for w in tokens])
+
 
 _PERSON = (
     r"(?:someone|somebody|anyone|people|a person|persons?|humans?|a human|him|her|them|"
@@ -193,7 +319,7 @@ _HARM: list[tuple[str, str, float]] = [
      r"husband|girlfriend|boyfriend|ex|partner|neighbou?r)|a person|people|her|him)|"
      r"without (?:their|his|her) (?:knowledge|consent|permission)|hidden cameras?|"
      r"personal information of|private (?:information|photos|data) of|facial recognition|"
-     r"(?:my|a|someone's|somebody's) (?:\w+ ){0,2}?(?:\w+'s|\w+s') (?:\w+ ){0,2}?(?:home "
+     r"(?:my|someone's|somebody's) (?:\w+ ){0,2}?(?:\w+'s|\w+s') (?:\w+ ){0,2}?(?:home "
      r"address|address|phone number|passport|social security|ssn|medical (?:records|history)|"
      r"mental health|sexual orientation|sexuality|immigration status|marital status|tax "
      r"records?|birth certificate|bank (?:account|details|statements?)|credit card|"
@@ -218,9 +344,9 @@ _HARM: list[tuple[str, str, float]] = [
 #: The harm categories the lexicon knows, in a fixed order.
 HARM_CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(c for c, _, _ in _HARM))
 
-_HARM_RE = [(c, re.compile(p, re.IGNORECASE), w) for c, p, w in _HARM]
+_HARM_RE = [(c, _Gated(p), w) for c, p, w in _HARM]
 
-_INTENT = re.compile(
+_INTENT = _Gated(
     r"\b(?:how (?:do|can|could|would|should|might|to|much|many|long)|how (?:\w+ ){0,2}to|"
     r"ways? (?:to|of|for|i can|we can)|steps? (?:to|for)|best (?:way|method|place|time)|"
     r"tips? (?:on|for)|guide (?:to|on|for)|tutorial|instructions? (?:on|for)|"
@@ -231,7 +357,6 @@ _INTENT = re.compile(
     r"|^\s*(?:write|create|generate|develop|design|draft|compose|provide|give|list|outline|"
     r"describe|explain|produce|suggest|make|build|craft|plan|detail|offer|share|post|"
     r"publish|convince|persuade|encourage|argue|help|find)\b",
-    re.IGNORECASE,
 )
 
 # Benign senses of scary words; each found one divides the remaining score.
@@ -292,7 +417,7 @@ _BENIGN: list[tuple[str, float]] = [
      r"cope with|coping|recover\w* from|support (?:a|my) (?:friend|loved one)|"
      r"help (?:a|my) (?:friend|loved one)|hotline|awareness|treatment for|therapy)\b", 0.5),
 ]
-_BENIGN_RE = [(re.compile(p, re.IGNORECASE), w) for p, w in _BENIGN]
+_BENIGN_RE = [(_Gated(p), w) for p, w in _BENIGN]
 
 
 def _read(text: str) -> str:
@@ -319,12 +444,19 @@ def harm_categories(text: str) -> dict[str, float]:
     {'drugs': 0.8, 'cyber': 0.6}
 
     """
-    t = _read(text)
+    return _categories(_read(text))[0]
+
+
+def _categories(
+    t: str, words: tuple[frozenset[str], frozenset[str]] | None = None
+) -> tuple[dict[str, float], tuple[frozenset[str], frozenset[str]]]:
+    if words is None:
+        words = _word_keys(t)
     found: dict[str, float] = {}
     for category, pattern, weight in _HARM_RE:
-        if weight > found.get(category, 0.0) and pattern.search(t):
+        if weight > found.get(category, 0.0) and pattern.search(t, words):
             found[category] = weight
-    return found
+    return found, words
 
 
 def harmful_request_score(text: str) -> float:
@@ -345,17 +477,21 @@ def harmful_request_score(text: str) -> float:
     0.0
 
     """
-    t = _read(text)
-    found = harm_categories(t)
+    return _score(_read(text))
+
+
+def _score(t: str, words: tuple[frozenset[str], frozenset[str]] | None = None) -> float:
+    """The score of an already-read text; ``words`` are its :func:`_word_keys` if known."""
+    found, words = _categories(t, words)
     if not found:
         return 0.0
     keep = 1.0
     for weight in found.values():
         keep *= 1.0 - weight
     harm = 1.0 - keep
-    score = 1.0 - keep**1.6 if _INTENT.search(t) else 0.6 * harm
+    score = 1.0 - keep**1.6 if _INTENT.search(t, words) else 0.6 * harm
     for pattern, weight in _BENIGN_RE:
-        if pattern.search(t):
+        if pattern.search(t, words):
             score *= 1.0 - weight
     return round(score, 4)
 

@@ -58,7 +58,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.harmful_request import harmful_request_score
+from detectors.harmful_request import _MAX_CHARS as _HARM_CHARS
+from detectors.harmful_request import _Gated, _word_keys
+from detectors.harmful_request import _score as _harm_score
 
 __all__ = [
     "FEATURE_NAMES",
@@ -212,10 +214,9 @@ _FAMILIES: dict[str, list[tuple[str, float]]] = {
     ],
 }
 
-_RULES_RE = [(re.compile(p, re.IGNORECASE), w) for p, w in _RULES]
-_FAMILIES_RE = {
-    name: [(re.compile(p, re.IGNORECASE), w) for p, w in pats] for name, pats in _FAMILIES.items()
-}
+# Gated by the words a match must contain (see detectors.harmful_request): same matches.
+_RULES_RE = [(_Gated(p), w) for p, w in _RULES]
+_FAMILIES_RE = {name: [(_Gated(p), w) for p, w in pats] for name, pats in _FAMILIES.items()}
 
 _WORD = re.compile(r"^[A-Za-z][a-z]*(?:'[a-z]+)?[,.;:!?]?$|^\d+[,.]?$|^[A-Z]+[,.;:!?]?$")
 _SPECIAL = re.compile(r"[\\+\]\[(){}=<>|~^$#@%&_/*`]")
@@ -318,11 +319,15 @@ def technique_families(input_text: str) -> dict[str, float]:
 
     """
     text = _read(input_text)
+    return _families(text, _word_keys(text))
+
+
+def _families(text: str, words: tuple[frozenset[str], frozenset[str]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, pats in _FAMILIES_RE.items():
         keep = 1.0
         for pattern, weight in pats:
-            if pattern.search(text):
+            if pattern.search(text, words):
                 keep *= 1.0 - weight
         out[name] = 1.0 - keep
     return out
@@ -350,14 +355,23 @@ def jailbreak_features(input_text: str) -> list[float]:
     (0.9, 0.1, 0.0)
 
     """
+    return _analyse(input_text)[0]
+
+
+def _analyse(input_text: str) -> tuple[list[float], float]:
+    """Features and fixed-rule score of an input, reading and tokenising it once."""
     text = _read(input_text)
-    fam = technique_families(text)
+    words = _word_keys(text)
+    fam = _families(text, words)
     technique = _noisy_or(fam.values())
     odd, symbols, nonwords, imbalance = _tail_shape(text)
-    head = text[:4_000]
-    you = len(_YOU.findall(head)) / max(len(head.split()), 20)
-    harm = harmful_request_score(text)
-    return [
+    you = 0.0
+    if technique > 0.0:
+        head = text[:4_000]
+        you = len(_YOU.findall(head)) / max(len(head.split()), 20)
+    short = len(text) <= _HARM_CHARS
+    harm = _harm_score(text, words) if short else _harm_score(text[:_HARM_CHARS])
+    features = [
         technique,
         sum(1 for v in fam.values() if v > 0) / len(fam),
         odd,
@@ -371,12 +385,13 @@ def jailbreak_features(input_text: str) -> list[float]:
         min(you * 10.0, 1.0) * technique,
         min(math.log1p(len(text)), math.log1p(_LENGTH_CAP)) / 10.0 * technique,
     ]
+    return features, _rule_score(text, words)
 
 
-def _rule_score(text: str) -> float:
+def _rule_score(text: str, words: tuple[frozenset[str], frozenset[str]]) -> float:
     keep = 1.0
     for pattern, weight in _RULES_RE:
-        if pattern.search(text):
+        if pattern.search(text, words):
             keep *= 1.0 - weight
     return 1.0 - keep
 
@@ -426,9 +441,10 @@ class JailbreakModel:
         """Return the jailbreak score in [0, 1] of one input; 0.0 for a blank input."""
         if not input_text or input_text.isspace():
             return 0.0
-        p = self.learned(jailbreak_features(input_text))
+        features, rules = _analyse(input_text)
+        p = self.learned(features)
         if self.use_rules:
-            p = 1.0 - (1.0 - p) * (1.0 - _rule_score(_read(input_text)))
+            p = 1.0 - (1.0 - p) * (1.0 - rules)
         return round(p, 4)
 
     def to_dict(self) -> dict[str, object]:

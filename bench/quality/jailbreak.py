@@ -24,7 +24,10 @@ the OpenAI moderation samples per category (rows where the label is known).
 
 No dataset text is printed: only counts and metrics.
 
-    python bench/quality/jailbreak.py [--data-dir ../shared/data]
+    python bench/quality/jailbreak.py [--data-dir ../shared/data] [--timing]
+
+``--timing`` adds the CPU cost per event of each scorer on the real prompts (median of 5
+runs; the jailbreak score includes its harmful-request feature).
 """
 
 from __future__ import annotations
@@ -47,10 +50,8 @@ from detectors.harmful_request import harmful_request_score
 from detectors.jailbreak import (
     FEATURE_NAMES,
     JailbreakModel,
-    _read,
-    _rule_score,
+    _analyse,
     fit,
-    jailbreak_features,
     load_model,
 )
 
@@ -188,8 +189,7 @@ class _FeatureCache:
     def x(self, texts: list[str]) -> np.ndarray:
         for t in texts:
             if t not in self._f:
-                self._f[t] = jailbreak_features(t)
-                self._r[t] = _rule_score(_read(t))
+                self._f[t], self._r[t] = _analyse(t)
         return np.array([self._f[t] for t in texts]).reshape(len(texts), len(FEATURE_NAMES))
 
     def scores(self, model: JailbreakModel, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -292,13 +292,59 @@ def format_table(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def timing_rows(data_dir: Path, runs: int = 5) -> list[dict]:
+    """CPU microseconds per event of each scorer on the real prompts, per source.
+
+    Each run scores every deduplicated prompt of a source once; a run's cost per event is
+    its CPU time divided by the number of prompts; the median over ``runs`` runs is
+    reported, with the median prompt length. The first call of each scorer (loading the
+    weights) happens before timing.
+    """
+    import time
+
+    from detectors.jailbreak import jailbreak_score
+
+    sources = {
+        "Arena-Hard": load_arena(data_dir),
+        "XSTest": [p for _, p, _ in load_xstest(data_dir)],
+        "JBB attacks": [t for v in load_attacks(data_dir).values() for t in v],
+    }
+    sources["all"] = [t for v in sources.values() for t in v]
+    jailbreak_score("warm up")
+    harmful_request_score("warm up")
+    out = []
+    for name, texts in sources.items():
+        row: dict[str, object] = {"source": name, "n": len(texts),
+                                  "median_chars": int(np.median([len(t) for t in texts]))}
+        for label, fn in (("jailbreak_us", jailbreak_score),
+                          ("harmful_request_us", harmful_request_score)):
+            per_run = []
+            for _ in range(runs):
+                t0 = time.process_time()
+                for t in texts:
+                    fn(t)
+                per_run.append((time.process_time() - t0) / len(texts) * 1e6)
+            row[label] = float(np.median(per_run))
+        out.append(row)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path,
                         default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    parser.add_argument("--timing", action="store_true",
+                        help="also print CPU microseconds per event of each scorer")
     args = parser.parse_args(argv)
     print(format_table(rows(args.data_dir)))
-    print(f"\npython bench/quality/jailbreak.py --data-dir {args.data_dir}")
+    if args.timing:
+        print()
+        for r in timing_rows(args.data_dir):
+            print(f"{r['source']:<12} n={r['n']:<5} median_chars={r['median_chars']:<5} "
+                  f"jailbreak {r['jailbreak_us']:7.1f} us/event   "
+                  f"harmful_request {r['harmful_request_us']:7.1f} us/event")
+    flag = " --timing" if args.timing else ""
+    print(f"\npython bench/quality/jailbreak.py --data-dir {args.data_dir}{flag}")
 
 
 if __name__ == "__main__":
