@@ -71,6 +71,8 @@ _NONWORD_CATEGORIES = frozenset({
 })
 # (key, exact): exact keys are whole words, the others word stems of 3+ letters.
 _Keys = set[tuple[str, bool]]
+# what _word_keys returns: words, their 3- and 4-letter prefixes, the lower-cased text
+_Words = tuple[frozenset[str], frozenset[str], str]
 _DEPTH = 300
 
 
@@ -146,30 +148,40 @@ def _keys(items: list, prefix: str, depth: int) -> _Keys | None:
 
 
 class _Gated:
-    """A compiled pattern with the words one of which any match contains."""
+    """A compiled pattern with the words one of which any match contains.
 
-    __slots__ = ("regex", "stems", "words")
+    A pattern without upper-case letters is compiled case-sensitively and run on the
+    lower-cased text (the same matches as ``re.IGNORECASE`` on the text, about three times
+    faster); one with upper-case letters (``(?-i:DAN)``) runs with ``re.IGNORECASE`` on the
+    text itself.
+    """
 
-    def __init__(self, pattern: str, flags: int = re.IGNORECASE) -> None:
-        self.regex = re.compile(pattern, flags)
-        keys = _keys(list(_sre_parser.parse(pattern, flags)), "", 0)
+    __slots__ = ("on_lower", "pattern", "regex", "stems", "words")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.on_lower = re.search(r"(?<!\\)[A-Z]", pattern) is None
+        self.regex = re.compile(pattern) if self.on_lower else re.compile(pattern, re.IGNORECASE)
+        keys = _keys(list(_sre_parser.parse(pattern, re.IGNORECASE)), "", 0)
         self.words = None if keys is None else frozenset(k for k, exact in keys if exact)
         # a stem is looked up by its first 4 letters (3 if it is that short)
         self.stems = frozenset() if keys is None else frozenset(
             k[:4] for k, exact in keys if not exact)
 
-    def search(self, text: str, words: tuple[frozenset[str], frozenset[str]]) -> bool:
+    def search(self, text: str, words: _Words) -> bool:
         """Whether the pattern matches ``text``, whose :func:`_word_keys` are ``words``."""
         if (self.words is not None and self.words.isdisjoint(words[0])
                 and self.stems.isdisjoint(words[1])):
             return False
-        return self.regex.search(text) is not None
+        return self.regex.search(words[2] if self.on_lower else text) is not None
 
 
-def _word_keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The lower-cased words of ``text``, and their 3- and 4-letter prefixes."""
-    tokens = frozenset(_TOKEN.findall(text.lower()))
-    return tokens, frozenset([w[:4] for w in tokens] + [w[:3] for w in tokens])
+def _word_keys(text: str) -> _Words:
+    """The lower-cased words of ``text``, their 3- and 4-letter prefixes, and the text
+    lower-cased."""
+    lower = text.lower()
+    tokens = frozenset(_TOKEN.findall(lower))
+    return tokens, frozenset([w[:4] for w in tokens] + [w[:3] for w in tokens]), lower
 
 
 _PERSON = (
@@ -448,8 +460,8 @@ def harm_categories(text: str) -> dict[str, float]:
 
 
 def _categories(
-    t: str, words: tuple[frozenset[str], frozenset[str]] | None = None
-) -> tuple[dict[str, float], tuple[frozenset[str], frozenset[str]]]:
+    t: str, words: _Words | None = None
+) -> tuple[dict[str, float], _Words]:
     if words is None:
         words = _word_keys(t)
     found: dict[str, float] = {}
@@ -480,7 +492,7 @@ def harmful_request_score(text: str) -> float:
     return _score(_read(text))
 
 
-def _score(t: str, words: tuple[frozenset[str], frozenset[str]] | None = None) -> float:
+def _score(t: str, words: _Words | None = None) -> float:
     """The score of an already-read text; ``words`` are its :func:`_word_keys` if known."""
     found, words = _categories(t, words)
     if not found:

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.harmful_request import _MAX_CHARS as _HARM_CHARS
-from detectors.harmful_request import _Gated, _word_keys
+from detectors.harmful_request import _Gated, _word_keys, _Words
 from detectors.harmful_request import _score as _harm_score
 
 __all__ = [
@@ -322,7 +322,7 @@ def technique_families(input_text: str) -> dict[str, float]:
     return _families(text, _word_keys(text))
 
 
-def _families(text: str, words: tuple[frozenset[str], frozenset[str]]) -> dict[str, float]:
+def _families(text: str, words: _Words) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, pats in _FAMILIES_RE.items():
         keep = 1.0
@@ -388,7 +388,7 @@ def _analyse(input_text: str) -> tuple[list[float], float]:
     return features, _rule_score(text, words)
 
 
-def _rule_score(text: str, words: tuple[frozenset[str], frozenset[str]]) -> float:
+def _rule_score(text: str, words: _Words) -> float:
     keep = 1.0
     for pattern, weight in _RULES_RE:
         if pattern.search(text, words):
