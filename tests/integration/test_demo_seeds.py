@@ -34,8 +34,10 @@ def test_demo_incidents_alert_within_two_windows_and_the_control_stays_quiet(
             hits = alerts(inc["deployment_context"], cohort)
             assert hits, (inc["kind"], cohort)
             assert all(a["window_start"] >= onset for a in hits)  # nothing before the onset
-            first = {a["metric"]: (a["window_start"] - onset) // 60_000 for a in
-                     sorted(hits, key=lambda a: -a["window_start"])}
+            first: dict[str, int] = {}  # metric (":recent" merged into its base) -> delay
+            for a in hits:
+                m = a["metric"].removesuffix(":recent")
+                first[m] = min(first.get(m, 99), (a["window_start"] - onset) // 60_000)
             if inc["kind"] == "jailbreak_campaign":
                 assert first.get("jailbreak_rate", 99) <= 2, (cohort, first)
                 assert first.get("harmful_output_rate", 99) <= 2, (cohort, first)
