@@ -62,7 +62,7 @@ _STOP = frozenset(re.findall(r"\w+", (
     "a an the my his her their your our its some any all this that these those of to in on "
     "at for with by from and or as is are was were be been i you we he she it they me him "
     "them us can could should must not get make give take want set run end key find without "
-    "do does how what why when where who")))
+    "do does how what why when where who s t re m ll ve d")))
 _NONWORD_CATEGORIES = frozenset({
     _sre.CATEGORY_SPACE,
     _sre.CATEGORY_NOT_WORD,
@@ -76,12 +76,32 @@ _Words = tuple[frozenset[str], frozenset[str], str]
 _DEPTH = 300
 
 
-def _word_end(word: str, rest: list, depth: int) -> _Keys | None:
-    """Keys once ``word`` is complete: itself, or the next word's keys if it is a stop word."""
+def _word_end(word: str, rest: list, depth: int, spaced: bool) -> _Keys | None:
+    """Keys once ``word`` is complete: itself, or the next word's keys if it is a stop word.
+
+    ``spaced``: the word ended at a literal non-word character, so what follows starts a
+    new word; then word-shaped repeats such as ``(?:\\w+ ){0,2}`` may be stepped over too.
+    """
     if word not in _STOP:
         return {(word, True)}
-    after = _keys(rest, "", depth + 1)
+    after = _keys(rest, "", depth + 1, spaced)
     return after if after is not None else {(word, True)}
+
+
+def _ends_with_space(sub: list) -> bool:
+    """Whether every iteration of a repeated group ends with a non-word character."""
+    if not sub:
+        return False
+    op, av = sub[-1]
+    if op is _sre.LITERAL:
+        return chr(av).lower() not in _ALNUM
+    if op is _sre.IN:
+        return all(
+            (iop is _sre.LITERAL and chr(iav).lower() not in _ALNUM)
+            or (iop is _sre.CATEGORY and iav in _NONWORD_CATEGORIES)
+            for iop, iav in av
+        )
+    return False
 
 
 def _open(prefix: str) -> _Keys | None:
@@ -89,7 +109,7 @@ def _open(prefix: str) -> _Keys | None:
     return {(prefix, False)} if len(prefix) >= 3 else None
 
 
-def _keys(items: list, prefix: str, depth: int) -> _Keys | None:
+def _keys(items: list, prefix: str, depth: int, spaced: bool = False) -> _Keys | None:
     """Keys of the matches of a parsed pattern; None if some match starts without one."""
     if depth > _DEPTH:
         return None
@@ -100,14 +120,20 @@ def _keys(items: list, prefix: str, depth: int) -> _Keys | None:
     if op is _sre.LITERAL:
         ch = chr(av).lower()
         if ch in _ALNUM:
-            return _keys(rest, prefix + ch, depth + 1)
-        return _word_end(prefix, rest, depth) if prefix else _keys(rest, "", depth + 1)
+            return _keys(rest, prefix + ch, depth + 1, spaced)
+        if prefix:
+            return _word_end(prefix, rest, depth, True)
+        return _keys(rest, "", depth + 1, spaced)
     if op is _sre.AT or op in (_sre.ASSERT, _sre.ASSERT_NOT):
         if op is _sre.AT and av in (_sre.AT_BOUNDARY, _sre.AT_END, _sre.AT_END_STRING) and prefix:
-            return _word_end(prefix, rest, depth)
-        return _keys(rest, prefix, depth + 1)
+            return _word_end(prefix, rest, depth, False)
+        return _keys(rest, prefix, depth + 1, spaced)
     if op is _sre.SUBPATTERN:
-        return _keys(list(av[-1]) + rest, prefix, depth + 1)
+        return _keys(list(av[-1]) + rest, prefix, depth + 1, spaced)
+    if spaced and not prefix and op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and _ends_with_space(
+            list(av[2])):
+        # after a stop word and a space: any number of whole words, then the rest
+        return _keys(rest, "", depth + 1, True)
     if op is _sre.BRANCH or op is _sre.IN:
         if op is _sre.BRANCH:
             alternatives = [list(alt) for alt in av[1]]
@@ -124,7 +150,7 @@ def _keys(items: list, prefix: str, depth: int) -> _Keys | None:
                     return _open(prefix)
         out: _Keys = set()
         for alt in alternatives:
-            r = _keys(alt + rest, prefix, depth + 1)
+            r = _keys(alt + rest, prefix, depth + 1, spaced)
             if r is None:
                 return None
             out |= r
@@ -133,13 +159,13 @@ def _keys(items: list, prefix: str, depth: int) -> _Keys | None:
         lo, hi, sub = av
         out = set()
         if lo == 0:
-            r = _keys(rest, prefix, depth + 1)
+            r = _keys(rest, prefix, depth + 1, spaced)
             if r is None:
                 return None
             out |= r
         if hi != 0:
             again = (op, (max(lo - 1, 0), hi if hi == _sre.MAXREPEAT else hi - 1, sub))
-            r = _keys([*sub, again, *rest], prefix, depth + 1)
+            r = _keys([*sub, again, *rest], prefix, depth + 1, spaced)
             if r is None:
                 return None
             out |= r

@@ -26,8 +26,9 @@ No dataset text is printed: only counts and metrics.
 
     python bench/quality/jailbreak.py [--data-dir ../shared/data] [--timing]
 
-``--timing`` adds the CPU cost per event of each scorer on the real prompts (median of 5
-runs; the jailbreak score includes its harmful-request feature).
+``--timing`` adds the cost per event of each scorer on the real prompts (mean over all
+prompts, median of 5 runs; and the median and 90th percentile prompt); the jailbreak score
+includes its harmful-request feature.
 """
 
 from __future__ import annotations
@@ -295,9 +296,10 @@ def format_table(table: list[dict]) -> str:
 def timing_rows(data_dir: Path, runs: int = 5) -> list[dict]:
     """CPU microseconds per event of each scorer on the real prompts, per source.
 
-    Each run scores every deduplicated prompt of a source once; a run's cost per event is
-    its CPU time divided by the number of prompts; the median over ``runs`` runs is
-    reported, with the median prompt length. The first call of each scorer (loading the
+    Each run scores every deduplicated prompt of a source once. ``mean``: a run's CPU time
+    divided by the number of prompts, median over ``runs`` runs. ``p50``/``p90``: each
+    prompt's fastest wall time over the runs, then the median and 90th percentile over
+    prompts (a typical prompt, and a long one). The first call of each scorer (loading the
     weights) happens before timing.
     """
     import time
@@ -319,12 +321,18 @@ def timing_rows(data_dir: Path, runs: int = 5) -> list[dict]:
         for label, fn in (("jailbreak_us", jailbreak_score),
                           ("harmful_request_us", harmful_request_score)):
             per_run = []
-            for _ in range(runs):
+            per_prompt = np.zeros((runs, len(texts)))
+            for r in range(runs):
                 t0 = time.process_time()
-                for t in texts:
+                for i, t in enumerate(texts):
+                    t1 = time.perf_counter()
                     fn(t)
+                    per_prompt[r, i] = time.perf_counter() - t1
                 per_run.append((time.process_time() - t0) / len(texts) * 1e6)
             row[label] = float(np.median(per_run))
+            fastest = per_prompt.min(axis=0) * 1e6
+            row[label.replace("_us", "_p50_us")] = float(np.median(fastest))
+            row[label.replace("_us", "_p90_us")] = float(np.percentile(fastest, 90))
         out.append(row)
     return out
 
@@ -341,8 +349,10 @@ def main(argv: list[str] | None = None) -> None:
         print()
         for r in timing_rows(args.data_dir):
             print(f"{r['source']:<12} n={r['n']:<5} median_chars={r['median_chars']:<5} "
-                  f"jailbreak {r['jailbreak_us']:7.1f} us/event   "
-                  f"harmful_request {r['harmful_request_us']:7.1f} us/event")
+                  f"jailbreak mean {r['jailbreak_us']:6.1f} p50 {r['jailbreak_p50_us']:6.1f} "
+                  f"p90 {r['jailbreak_p90_us']:6.1f} us/event   harmful_request mean "
+                  f"{r['harmful_request_us']:6.1f} p50 {r['harmful_request_p50_us']:6.1f} "
+                  f"p90 {r['harmful_request_p90_us']:6.1f} us/event")
     flag = " --timing" if args.timing else ""
     print(f"\npython bench/quality/jailbreak.py --data-dir {args.data_dir}{flag}")
 
