@@ -22,9 +22,13 @@ The score is a lexicon model in three parts, all matched case-insensitively:
 
 The benign senses then multiply the score by ``1 - b`` each. Weights were set by hand from
 general knowledge of harm taxonomies and checked on a development set (JailbreakBench
-goals against Arena-Hard prompts); XSTest and the OpenAI moderation samples are held out
-for measurement (``bench/quality/jailbreak.py``). Only the first 4,000 characters are
-read: a request states its topic early; every pattern is bounded, so the cost is linear.
+goals against Arena-Hard prompts) and on one half of XSTest (split by a hash of the prompt
+id); the other XSTest half and the OpenAI moderation samples were not looked at and are
+the held-out measurement (``bench/quality/jailbreak.py``). Only the first 4,000
+characters are read: a request states its topic early; every pattern is bounded, so the
+cost is linear. Each pattern runs only when a word that all its matches contain occurs in
+the text (read from the parsed pattern), which skips most patterns on most inputs without
+changing any match.
 
 Examples
 --------
