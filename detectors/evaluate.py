@@ -34,19 +34,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from detectors.harmful_output import HARMFUL_OUTPUT_THRESHOLD, harmful_output_score
-from detectors.harmful_request import harmful_request_score, is_harmful_request
-from detectors.jailbreak import is_jailbreak, jailbreak_score
+from detectors.harmful_request import HARMFUL_REQUEST_THRESHOLD, harmful_request_score
+from detectors.jailbreak import jailbreak_score, jailbreak_threshold
 from detectors.pii import scrub
-from detectors.refusal import refusal_score
+from detectors.refusal import REFUSAL_THRESHOLD, refusal_score
 
 __all__ = ["DEFAULT_MAX_CHARS", "OutputScorer", "Signals", "evaluate"]
 
 DEFAULT_MAX_CHARS = 64_000
-
-try:  # the refusal module exposes its threshold; 0.5 is its documented default
-    from detectors.refusal import REFUSAL_THRESHOLD
-except ImportError:  # pragma: no cover - older refusal module
-    REFUSAL_THRESHOLD = 0.5
 
 
 class OutputScorer(Protocol):
@@ -142,7 +137,9 @@ def evaluate(input_text: str | None, output_text: str | None, *,
     kinds_out, red_out = scrub(out) if out is not None else (frozenset(), None)
     r_score = refusal_score(out) if out is not None else 0.0
     refusal = r_score >= REFUSAL_THRESHOLD
-    harmful_req = inp is not None and is_harmful_request(inp)
+    j_score = jailbreak_score(inp) if inp is not None else 0.0
+    q_score = harmful_request_score(inp) if inp is not None else 0.0
+    harmful_req = q_score >= HARMFUL_REQUEST_THRESHOLD
     if out is None:
         h_score = 0.0
     elif output_model is not None:
@@ -151,7 +148,7 @@ def evaluate(input_text: str | None, output_text: str | None, *,
         h_score = harmful_output_score(out, inp, refusal=r_score)
     return Signals(
         refusal=refusal,
-        jailbreak=inp is not None and is_jailbreak(inp),
+        jailbreak=inp is not None and j_score >= jailbreak_threshold(),
         pii_input=bool(kinds_in),
         pii_output=bool(kinds_out),
         input_chars=len(input_text) if input_text is not None else 0,
@@ -160,8 +157,8 @@ def evaluate(input_text: str | None, output_text: str | None, *,
         input_redacted=red_in,
         output_redacted=red_out,
         refusal_score=round(r_score, 4),
-        jailbreak_score=round(jailbreak_score(inp), 4) if inp is not None else 0.0,
-        harmful_request_score=round(harmful_request_score(inp), 4) if inp is not None else 0.0,
+        jailbreak_score=round(j_score, 4),
+        harmful_request_score=round(q_score, 4),
         harmful_output_score=round(h_score, 4),
         harmful_output=h_score >= HARMFUL_OUTPUT_THRESHOLD,
         harmful_request=harmful_req,

@@ -47,10 +47,16 @@ import re
 from re import _constants as _sre
 from re import _parser as _sre_parser
 
-__all__ = ["HARM_CATEGORIES", "harm_categories", "harmful_request_score", "is_harmful_request"]
+__all__ = [
+    "HARMFUL_REQUEST_THRESHOLD",
+    "HARM_CATEGORIES",
+    "harm_categories",
+    "harmful_request_score",
+    "is_harmful_request",
+]
 
 _MAX_CHARS = 4_000
-_THRESHOLD = 0.5
+HARMFUL_REQUEST_THRESHOLD = 0.5
 
 # --- word gate -------------------------------------------------------------------------
 # Python's ``re`` tries every alternative at every position, so forty large alternations
@@ -538,7 +544,7 @@ def _score(t: str, words: _Words | None = None) -> float:
     return round(score, 4)
 
 
-def is_harmful_request(text: str, threshold: float = _THRESHOLD) -> bool:
+def is_harmful_request(text: str, threshold: float = HARMFUL_REQUEST_THRESHOLD) -> bool:
     """Return whether :func:`harmful_request_score` of the input is at least ``threshold``.
 
     Parameters

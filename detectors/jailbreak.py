@@ -69,6 +69,7 @@ __all__ = [
     "is_jailbreak",
     "jailbreak_features",
     "jailbreak_score",
+    "jailbreak_threshold",
     "load_model",
     "technique_families",
 ]
@@ -569,6 +570,18 @@ def jailbreak_score(input_text: str) -> float:
 
     """
     return _model().score(input_text)
+
+
+def jailbreak_threshold() -> float:
+    """The shipped decision threshold (at most 1% false positives on benign prompts).
+
+    Examples
+    --------
+    >>> 0.0 < jailbreak_threshold() < 1.0
+    True
+
+    """
+    return _model().threshold
 
 
 def is_jailbreak(input_text: str, threshold: float | None = None) -> bool:
