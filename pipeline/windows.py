@@ -390,6 +390,7 @@ class Processor:
             state = self._load(key, new_segment)
             if msg.offset <= state["applied"]:
                 continue
+            state.setdefault("born", wstart)
             if late:
                 state["late_pending"] += 1
             else:
@@ -624,9 +625,19 @@ class Processor:
                    ) -> tuple[Segment, str, WindowSummary] | None:
         """The segment's frozen baseline, else (``reference_mode = hour_of_week``) the same
         hour of the previous week, else its trailing reference, else its parent's (a segment
-        with too little history of its own, such as a new model)."""
+        with too little history of its own, such as a new model). A segment borrows from
+        an ancestor only if it appeared after that ancestor's reference had a full block
+        without it: a cohort or model that was there all along is part of its parent's mix,
+        and judging the part against the whole would flag the mix, not a change."""
+        born = self._load(seg_key(seg), new_segment).get("born", window_start)
         cur: Segment | None = seg
         while cur is not None:
+            if cur != seg:
+                first = self._load(seg_key(cur), new_segment).get("ref_first")
+                block_ms = self.cfg.reference_block_windows * self.cfg.window_ms
+                if first is None or born < first + block_ms:
+                    cur = parent_of(cur)
+                    continue
             state = self._load(seg_key(cur), new_segment)
             baseline = _obj(state, "baseline", WindowSummary)
             if baseline is not None and baseline.n >= self.cfg.min_reference_events:
@@ -777,6 +788,7 @@ class Processor:
             if ref is None:
                 ref = state["ref"] = ReferenceState(self.cfg.reference_block_windows,
                                                     self.cfg.reference_blocks)
+                state.setdefault("ref_first", window_start)
             ref.add_window(summary)
         self._dirty(seg_key(seg))
 

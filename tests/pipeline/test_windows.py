@@ -210,6 +210,26 @@ def test_text_is_redacted_before_it_leaves_the_worker() -> None:
     assert out.evaluated[0]["input_text"] is None
 
 
+def test_a_model_present_since_the_start_is_not_judged_against_its_parents_mix() -> None:
+    """m1 never refuses, m2 refuses half the time: the cohort's mix refuses 35%. m1 was
+    part of that mix all along, so it must not be judged against it (it would 'drift' down
+    in every window); it waits for a reference of its own."""
+    c = cfg(min_reference_events=100, min_window_events=10, allowed_lateness_seconds=0)
+    msgs, i = [], 0
+    for w in range(8):  # m1 has too few events for a reference of its own in 8 windows
+        for k in range(40):
+            model = "m1" if k % 3 == 0 else "m2"
+            out = ("I'm sorry, but I can't help with that." if model == "m2" and k % 2 == 0
+                   else "Sure: step 1.")
+            msgs.append(event(i, T0 + w * W + k * 100, model=model, output=out))
+            i += 1
+    msgs.append(event(i, T0 + 10 * W))
+    result = run(Store(), c, data(msgs))
+    m1 = [d for d in result.drift if d["model"] == "m1" and d["metric"] == "refusal_rate"]
+    assert m1 == []  # no reference of its own yet, and the parent's is not its own
+    assert [a for a in result.alerts if a["segment"]["model"] == "m1"] == []
+
+
 def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
     c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0)
     msgs, i = [], 0
