@@ -80,7 +80,7 @@ class Config:
     min_rate_ratio: float = 1.3  # ... and this ratio between the larger and smaller rate
     # numeric findings need Wasserstein / std(reference) at least this: per-event lengths and
     # latencies are heavy-tailed mixtures, and a 40-event window's mix varies a lot
-    min_numeric_effect: float = 0.6
+    min_numeric_effect: float = 0.3
     anomaly_windows: int = 24  # robust median/MAD baseline over this many trailing windows
     anomaly_consecutive: int = 2  # breaching windows in a row before an anomaly counts
     # alerts

@@ -44,7 +44,8 @@ COLUMNS: dict[str, list[str]] = {
         "event_id", "timestamp", "deployment_context", "cohort", "model", "model_version",
         "source_partition", "source_offset", "late", "refusal", "jailbreak", "pii_input",
         "pii_output", "error", "harmful_output", "harmful_request", "over_refusal",
-        "refusal_score", "jailbreak_score", "harmful_request_score", "harmful_output_score",
+        "jailbreak_success", "refusal_score", "jailbreak_score", "harmful_request_score",
+        "harmful_output_score",
         "pii_kinds", "pii_input_kinds", "pii_output_kinds", "input_chars", "output_chars",
         "input_tokens", "output_tokens", "latency_ms", "finish_reason", "scores", "input_text",
         "output_text", "text_mode", "truncated",
@@ -52,7 +53,7 @@ COLUMNS: dict[str, list[str]] = {
     "segment_windows": [
         "window_start", "window_end", "deployment_context", "cohort", "model", "level", "events",
         "refusal", "jailbreak", "pii_input", "pii_output", "error", "harmful_output",
-        "harmful_request", "over_refusal", "late_events",
+        "harmful_request", "over_refusal", "jailbreak_success", "late_events",
         "overflow_events", "input_chars_sum", "output_chars_sum", "input_tokens_sum",
         "output_tokens_sum", "latency_sum_ms", "latency_count", "latency_max_ms",
         "latency_p50_ms", "latency_p95_ms", "first_event_ms", "last_event_ms",

@@ -56,9 +56,10 @@ ALL = "*"
 OTHER = "__other__"
 SEP = "\x1f"
 FLAGS = ("refusal", "jailbreak", "pii_input", "pii_output", "error", "harmful_output",
-         "harmful_request", "over_refusal")
+         "harmful_request", "over_refusal", "jailbreak_success")
 RATE_METRICS = {f"{flag}_rate": flag for flag in FLAGS}
-CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate", "harmful_output_rate")
+CRITICAL_METRICS = ("pii_output_rate", "jailbreak_rate", "harmful_output_rate",
+                    "jailbreak_success_rate")
 SAMPLE_IDS = 5
 MAX_CATEGORY_CHARS = 100  # free-form attribute values end up in every summary and reference
 MULTIVARIATE_MIN_WINDOWS = 200  # an empirical p below q/m needs a long calibration history
@@ -367,6 +368,8 @@ class Processor:
             "harmful_output": sig.harmful_output,
             "harmful_request": sig.harmful_request,
             "over_refusal": bool(sig.over_refusal),
+            # a harmful answer to a jailbreak attempt: the attack worked
+            "jailbreak_success": sig.jailbreak and sig.harmful_output,
         }
         chars = (sig.input_chars, sig.output_chars)
         numeric = {

@@ -22,7 +22,7 @@ def window(ctx, events, latency_sum):
     r = dict(row, window_start=1_796_000_000_000, window_end=1_796_000_060_000,
              deployment_context=ctx, cohort="*", model="*", level="context", events=events,
              refusal=0, jailbreak=0, pii_input=0, pii_output=0, error=0, harmful_output=0,
-             harmful_request=0, over_refusal=0, late_events=0,
+             harmful_request=0, over_refusal=0, jailbreak_success=0, late_events=0,
              overflow_events=0, input_chars_sum=0, output_chars_sum=0, input_tokens_sum=0,
              output_tokens_sum=0, latency_sum_ms=latency_sum, latency_count=0,
              latency_max_ms=0.0, first_event_ms=0, last_event_ms=0, sample_event_ids=[],
