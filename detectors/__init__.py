@@ -5,8 +5,10 @@ returns plain values, so the same code serves the stream, backfills and notebook
 """
 
 from detectors.evaluate import Signals, evaluate
+from detectors.harmful_output import harmful_output_score, is_harmful_output
+from detectors.harmful_request import harmful_request_score, is_harmful_request
 from detectors.jailbreak import is_jailbreak, jailbreak_score
-from detectors.pii import PiiMatch, find_pii, pii_kinds, redact
+from detectors.pii import PiiMatch, find_pii, pii_kinds, redact, scrub
 from detectors.rates import RateTest, benjamini_hochberg, is_finding, rate_test
 from detectors.refusal import is_refusal, refusal_score
 
@@ -17,7 +19,11 @@ __all__ = [
     "benjamini_hochberg",
     "evaluate",
     "find_pii",
+    "harmful_output_score",
+    "harmful_request_score",
     "is_finding",
+    "is_harmful_output",
+    "is_harmful_request",
     "is_jailbreak",
     "is_refusal",
     "jailbreak_score",
@@ -25,5 +31,6 @@ __all__ = [
     "rate_test",
     "redact",
     "refusal_score",
+    "scrub",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
