@@ -136,7 +136,7 @@ _AFTER = 30
 _PHONE_CUE = re.compile(
     r"(?i:\b(?:phone|phones|tel|tele|telephone|telefon|telefonnummer|telefono|teléfono|"
     r"telefone|telefoon|téléphone|tél|mobile|mobil|mobiel|móvil|movil|cellulare|celular|"
-    r"cell|cellphone|handy|portable|call|called|calling|ring|text|texts|sms|whatsapp|"
+    r"cell|cellphone|handy|portable|call|called|calling|ring|text (?:me|us)|sms|whatsapp|"
     r"signal|telegram|viber|fax|dial|hotline|helpline|landline|rufnummer|anrufen|ruf|"
     r"appelez|appeler|appelle|joindre|llámame|llamar|llama|chiama|chiamami|bellen|bel|"
     r"ligue|ligar|contato|contact|reach|reachable|(?:my|his|her|your|our|their) number)\b)"
@@ -489,14 +489,19 @@ def _secret_ok(m: re.Match[str]) -> bool:
 _ASSIGNED = re.compile(
     r"(?i:api[_-]?key|apikey|secret|access[_-]?key|private[_-]?key|auth[_-]?token|"
     r"access[_-]?token|refresh[_-]?token|token|password|passwd|passphrase|pwd|credential)"
-    r"s?[A-Za-z0-9_-]{0,30}?[\"']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}[\"'`]?"
+    r"s?(?:[_-][A-Za-z0-9_-]{0,30}?)?[\"']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}[\"'`]?"
     r"(?P<value>[^\s\"'`<>(){}\[\],;]{6,200})"
 )
 _BEARER = re.compile(r"(?i:\bbearer)[ \t]{1,3}(?P<value>[A-Za-z0-9._~+/-]{20,2000}=*)")
 
 
+_CODE_NAME = re.compile(r"[A-Za-z_][A-Za-z_]{0,99}(?:\.[A-Za-z_][A-Za-z0-9_]{0,99}){0,10}")
+
+
 def _assigned_ok(value: str) -> bool:
     if value[0] in "$%*#@&." or value.lower().startswith(("os.", "process.", "env", "none")):
+        return False
+    if _CODE_NAME.fullmatch(value):  # a variable or attribute (newPassword, cfg.api_key)
         return False
     classes = (
         any(c.islower() for c in value)

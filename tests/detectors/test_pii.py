@@ -284,3 +284,13 @@ def test_assigned_password_value_is_redacted_and_the_key_name_kept() -> None:
 def test_pgp_private_key_block_is_a_secret() -> None:
     block = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----"
     assert redact(f"x\n{block}\ny") == "x\n[REDACTED:secret]\ny"
+
+
+@pytest.mark.parametrize("text", [
+    "tokenizer = AutoTokenizer.from_pretrained(model_name)",
+    "function setPassword(string memory newPassword) external { s_password = newPassword; }",
+    'ocr = [{"text":"91480041","coords":[[53,389],[124,372]]}]',
+    "config.api_key = settings.openai_api_key",
+])
+def test_code_and_json_seen_in_real_prompts_are_not_pii(text: str) -> None:
+    assert find_pii(text) == []
