@@ -65,7 +65,7 @@ from detectors.refusal import refusal_score
 __all__ = ["HARMFUL_OUTPUT_THRESHOLD", "harmful_output_score", "is_harmful_output"]
 
 #: Default decision threshold of :func:`is_harmful_output`.
-HARMFUL_OUTPUT_THRESHOLD = 0.4
+HARMFUL_OUTPUT_THRESHOLD = 0.5  # chosen for monitoring: benign Arena answers flagged 1.2%
 
 # Ceiling of the score that operational form alone (no harm topic) can reach; below the
 # threshold, so a compliant, well-structured but innocent answer is never flagged.
