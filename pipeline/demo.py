@@ -152,9 +152,15 @@ def detection_report(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _metrics(row: dict[str, Any]) -> str:
-    """Alerting metrics, each with its first delay in windows after the onset."""
-    by = row.get("delay_by_metric") or {}
-    return ",".join(f"{m}({by[m]})" if m in by else m for m in row["metrics"]) or "-"
+    """Alerting metrics (a merged-window alert counted as its metric's), each with its first
+    delay in windows after the onset."""
+    by: dict[str, int | None] = {}
+    for m in row["metrics"]:
+        base = m.removesuffix(":recent")
+        d = (row.get("delay_by_metric") or {}).get(m)
+        old = by.get(base)
+        by[base] = d if old is None else old if d is None else min(d, old)
+    return ",".join(m if d is None else f"{m}({d})" for m, d in by.items()) or "-"
 
 
 def format_summary(s: dict[str, Any]) -> str:

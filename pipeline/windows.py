@@ -679,6 +679,8 @@ class Processor:
         verdicts = judge(items, self.judge_config())
         found: dict[Segment, bool] = {}
         rows = {(seg, row["window_start"]): row for seg, row, _ in closed}
+        alerts_due: dict[tuple[Segment, str, str], tuple[dict[str, Any], DriftTest, Segment,
+                                                         bool]] = {}
         for v in verdicts:
             t = v.test
             finding = v.finding
@@ -712,7 +714,15 @@ class Processor:
                 "bh_rejected": v.bh_rejected,
                 "finding": finding,
             })
-            self._lifecycle(v.segment, row, t, ref_seg, finding)
+            # one alert per metric: the single-window and the merged-window test of a metric
+            # share its lifecycle (a finding of either fires it; the reported test is the
+            # finding, preferring the single window)
+            group = (v.segment, t.kind, t.metric.removesuffix(RECENT_SUFFIX))
+            best = alerts_due.get(group)
+            if best is None or (finding and not best[3]):
+                alerts_due[group] = (row, t, ref_seg, finding)
+        for (seg, _kind, _metric), (row, t, ref_seg, finding) in alerts_due.items():
+            self._lifecycle(seg, row, t, ref_seg, finding)
         for seg, row, summary in closed:
             self._absorb(seg, summary, found.get(seg, False), row["window_start"], kinds[seg])
             row.pop("_samples", None)
@@ -815,7 +825,7 @@ class Processor:
         key = seg_key(seg)
         state = self._load(key, new_segment)
         lifecycle = state.setdefault("alerts", {}).setdefault(
-            f"{t.kind}:{t.metric}", alerting.new_state())
+            f"{t.kind}:{t.metric.removesuffix(RECENT_SUFFIX)}", alerting.new_state())
         status = alerting.step(lifecycle, tested=True, finding=finding,
                                window_start=row["window_start"],
                                cooldown_ms=self.cfg.alert_cooldown_seconds * 1000,
@@ -826,7 +836,7 @@ class Processor:
 
     def _alert(self, seg: Segment, row: dict[str, Any], t: DriftTest, ref_seg: Segment,
                status: str) -> dict[str, Any]:
-        dedup = stable_id(seg, t.kind, t.metric)
+        dedup = stable_id(seg, t.kind, t.metric.removesuffix(RECENT_SUFFIX))
         direction = "up" if t.observed >= t.reference else "down"
         risk = self._load(meta_key(self.partition), new_meta)["contexts"].get(
             seg[0], {}).get("risk")

@@ -276,9 +276,12 @@ def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
             i += 1
     msgs.append(event(i, T0 + (len(plan) + 1) * W))
     out = run(Store(), c, data(msgs))
-    seg = [a for a in out.alerts if a["level"] == "model" and a["metric"] == "refusal_rate"]
+    seg = [a for a in out.alerts
+           if a["level"] == "model" and a["metric"].startswith("refusal_rate")]
+    # one lifecycle for the window test and the merged-window test of the metric; the merge
+    # of windows 8-10 still holds incident window 8, so the three clean windows are 11-13
     assert [(a["status"], (a["window_start"] - T0) // W) for a in seg] == [
-        ("firing", 6), ("resolved", 11)]
+        ("firing", 6), ("resolved", 13)]
     assert seg[0]["dedup_key"] == seg[1]["dedup_key"]
     assert seg[0]["alert_id"] != seg[1]["alert_id"]
     assert seg[0]["config_hash"] == c.judge_hash()
