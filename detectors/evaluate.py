@@ -10,8 +10,9 @@ text. Texts longer than ``max_chars`` are evaluated on their first ``max_chars``
 (every detector is linear in the text length; this bounds the cost) and ``truncated`` says
 so; the redacted texts returned are the redacted evaluated parts.
 
-Over-refusal is a refusal of a request that is not harmful: it is None when the input or
-the output is missing (the request's safety or the answer is unknown).
+Over-refusal is a refusal of a request that is neither harmful nor a jailbreak attempt: it
+is None when the input or the output is missing (the request's safety or the answer is
+unknown).
 
 Examples
 --------
@@ -76,7 +77,8 @@ class Signals:
     harmful_request
         The input asks for something harmful.
     over_refusal
-        A refusal of a request that is not harmful; None when input or output is missing.
+        A refusal of a request that is neither harmful nor a jailbreak attempt; None when
+        input or output is missing.
     pii_input_kinds, pii_output_kinds
         The PII kinds found in each text.
     truncated
@@ -140,6 +142,7 @@ def evaluate(input_text: str | None, output_text: str | None, *,
     j_score = jailbreak_score(inp) if inp is not None else 0.0
     q_score = harmful_request_score(inp) if inp is not None else 0.0
     harmful_req = q_score >= HARMFUL_REQUEST_THRESHOLD
+    jailbreak = inp is not None and j_score >= jailbreak_threshold()
     if out is None:
         h_score = 0.0
     elif output_model is not None:
@@ -148,7 +151,7 @@ def evaluate(input_text: str | None, output_text: str | None, *,
         h_score = harmful_output_score(out, inp, refusal=r_score)
     return Signals(
         refusal=refusal,
-        jailbreak=inp is not None and j_score >= jailbreak_threshold(),
+        jailbreak=jailbreak,
         pii_input=bool(kinds_in),
         pii_output=bool(kinds_out),
         input_chars=len(input_text) if input_text is not None else 0,
@@ -162,7 +165,8 @@ def evaluate(input_text: str | None, output_text: str | None, *,
         harmful_output_score=round(h_score, 4),
         harmful_output=h_score >= HARMFUL_OUTPUT_THRESHOLD,
         harmful_request=harmful_req,
-        over_refusal=None if inp is None or out is None else refusal and not harmful_req,
+        over_refusal=None if inp is None or out is None else (
+            refusal and not harmful_req and not jailbreak),
         pii_input_kinds=tuple(sorted(kinds_in)),
         pii_output_kinds=tuple(sorted(kinds_out)),
         truncated=truncated,
