@@ -12,19 +12,40 @@ under three kinds of key, all on the source partition:
   frozen baseline and hour-of-week slots, anomaly baselines, alert lifecycles, and the source
   offset up to which this value already includes every event of the segment;
 * ``dedup`` (one per partition and 5 minutes of arrival time): event ids seen, with the
-  offset at which each was first applied.
+  offset at which each was first applied;
+* ``journal`` (one per partition): the last source offset whose outputs have been published,
+  and the Benjamini–Hochberg decision of every watermark step of the batches not yet covered
+  by a written meta (see below).
 
 Exactly-once effect: every value carries the source offset it has applied, written in the same
 value as the aggregates, so a replay after a crash skips what each value already holds, even
-when only some of a batch's writes reached the changelog (the meta is written last). Windows
-close when the context's watermark passes ``window end + allowed lateness`` (checked after
-every event, so the result does not depend on batch boundaries) or when an idle tick for a
-silent partition says so; closed windows are judged together (:func:`detectors.judge.judge`).
+when only some of a batch's writes reached the changelog. Windows close when the context's
+watermark passes ``window end + allowed lateness`` (checked after every event, so the result
+does not depend on batch boundaries) or when an idle tick for a silent partition says so;
+closed windows are judged together (:func:`detectors.judge.judge`).
+
+A crash can persist any prefix of a batch's writes (the changelog keeps their order), so the
+order is chosen to make every prefix replay to the uninterrupted result:
+
+1. the ``journal``. A watermark step (one context, one closing frontier) judges the windows of
+   all its segments as one Benjamini–Hochberg family; after a partial write, the replay closes
+   only the windows of the segments whose state was not written, a smaller family with other
+   decisions. The journal records each step's decision as the largest rejected p-value (BH
+   rejects exactly the p-values at or below it), and a replayed step applies that threshold
+   to its tests instead of running BH on the partial family. It also records the offset up to
+   which the batch's outputs were published (the worker publishes them before it writes
+   state), and a replay does not publish them again: no duplicate alert;
+2. dedup buckets;
+3. segments, model level first, then cohort, then context: a segment's reference may be its
+   parent's, so a written parent implies written children, and a replayed segment reads its
+   ancestors as they were when the step ran;
+4. the partition's meta, last: a written meta implies everything else of the batch.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -40,7 +61,14 @@ import detectors
 from detectors.anomaly import AnomalyResult, MultivariateIsolation, RobustBaseline
 from detectors.drift import DriftTest
 from detectors.evaluate import evaluate
-from detectors.judge import DEFAULT_MIN_EFFECT, RECENT_SUFFIX, JudgeConfig, JudgeItem, judge
+from detectors.judge import (
+    DEFAULT_MIN_EFFECT,
+    RECENT_SUFFIX,
+    JudgeConfig,
+    JudgeItem,
+    effect_reaches,
+    judge,
+)
 from detectors.pii import redact
 from detectors.reference import ReferenceState
 from detectors.summary import WindowSummary, hashed_features
@@ -102,6 +130,31 @@ def seg_key(seg: Segment) -> str:
 
 def dedup_key(partition: int, bucket: int) -> str:
     return f"dedup{SEP}{partition}{SEP}{bucket}"
+
+
+def journal_key(partition: int) -> str:
+    return f"journal{SEP}{partition}"
+
+
+def new_journal() -> dict[str, Any]:
+    # steps: "<context>\x1f<frontier>" -> [offset of the message that ran it, BH threshold]
+    return {"through": -1, "steps": {}}
+
+
+_LEVEL_ORDER = {"model": 0, "cohort": 1, "context": 2}
+
+
+def write_order(key: str) -> tuple[int, int]:
+    """Sort key of a state write (see the module docstring): journal, dedup, segments from
+    the model level up, meta."""
+    if key.startswith("journal" + SEP):
+        return (0, 0)
+    if key.startswith("seg" + SEP):
+        seg: Segment = tuple(key.split(SEP)[1:])  # type: ignore[assignment]
+        return (2, _LEVEL_ORDER[level_of(seg)])
+    if key.startswith("meta" + SEP):
+        return (3, 0)
+    return (1, 0)
 
 
 def partition_for(context: str, partitions: int) -> int:
@@ -267,6 +320,11 @@ class Processor:
         self.writes: dict[str, Any] = {}
         self.out = Outputs()
         self.output_model = user_output_model(config.state_dir)
+        # what the messages whose outputs were published before a crash produce again: not
+        # to be published (kept for inspection; equal to what was published)
+        self.suppressed = Outputs()
+        self._journal: dict[str, Any] = new_journal()
+        self._offset = -1  # of the message being applied
 
     # -- store access ----------------------------------------------------------------------
     def _load(self, key: str, factory: Callable[[], Any]) -> Any:
@@ -286,24 +344,38 @@ class Processor:
     def process(self, messages: Iterable[Message], now_ms: int) -> Outputs:
         mk = meta_key(self.partition)
         meta = self._load(mk, new_meta)
+        jk = journal_key(self.partition)
+        journal = self._journal = self._load(jk, new_journal)
         applied = meta["applied"]
+        # a step at or below the meta's offset is never replayed (that meta was written
+        # before this batch's journal, so it is in the changelog whenever the journal is)
+        for step in [k for k, (offset, _) in journal["steps"].items() if offset <= applied]:
+            del journal["steps"][step]
+        published = journal["through"]
+        outputs = self.out
         last = applied
         for msg in messages:
             last = max(last, msg.offset)
             fresh = msg.offset > applied
+            self._offset = msg.offset
+            # outputs of a batch whose journal was written are on their topics already
+            self.out = self.suppressed if msg.offset <= published else outputs
             if msg.control is not None:
                 self._control(meta, msg, fresh)
                 continue
             self._event(meta, msg, fresh, now_ms if msg.timestamp_ms is None else msg.timestamp_ms)
+        self.out = outputs
         if last > applied:
             meta["applied"] = last
+            journal["through"] = max(published, last)
+            self.writes[jk] = journal
+            self.writes[mk] = meta
             for key, value in self.writes.items():
                 if value is not None and key.startswith("seg" + SEP):
                     value["applied"] = max(value["applied"], last)
-            # The changelog keeps the order of writes, so a crash leaves a prefix of them: the
-            # partition's meta goes last, and a persisted meta implies persisted segments.
-            self.writes.pop(mk, None)
-            self.writes[mk] = meta
+            # The changelog keeps the order of writes, so a crash leaves a prefix of them
+            # (the order is explained in the module docstring).
+            self.writes = dict(sorted(self.writes.items(), key=lambda kv: write_order(kv[0])))
         return self.out
 
     # -- one event -------------------------------------------------------------------------
@@ -392,6 +464,11 @@ class Processor:
             key = seg_key(seg)
             state = self._load(key, new_segment)
             if msg.offset <= state["applied"]:
+                # written by a batch that crashed before its meta: the context still owns
+                # the windows this value holds
+                if state["windows"] and key not in open_set:
+                    open_set.add(key)
+                    ctx["open"].append(key)
                 continue
             state.setdefault("born", wstart)
             if late:
@@ -426,7 +503,7 @@ class Processor:
             frontier -= frontier % w
             if ctx["closed"] is None or frontier > ctx["closed"]:
                 ctx["closed"] = frontier
-                self._close_due(ctx, "watermark")
+                self._close_due(ev.context, ctx, "watermark")
                 self._check_silence(meta, arrival_ms)
 
     def _check_silence(self, meta: dict[str, Any], now_ms: int) -> None:
@@ -533,10 +610,10 @@ class Processor:
         w = self.cfg.window_ms
         frontier = now - self.cfg.lateness_ms
         frontier -= frontier % w
-        for ctx in meta["contexts"].values():
+        for name, ctx in meta["contexts"].items():
             if ctx["open"] and (ctx["closed"] is None or frontier > ctx["closed"]):
                 ctx["closed"] = frontier
-                self._close_due(ctx, "idle")
+                self._close_due(name, ctx, "idle")
         self._check_silence(meta, now)
 
     @staticmethod
@@ -569,7 +646,7 @@ class Processor:
             self._dirty(key)
 
     # -- closing and judging ---------------------------------------------------------------
-    def _close_due(self, ctx: dict[str, Any], reason: str) -> None:
+    def _close_due(self, name: str, ctx: dict[str, Any], reason: str) -> None:
         frontier = ctx["closed"]
         w = self.cfg.window_ms
         closed: list[tuple[Segment, dict[str, Any], WindowSummary]] = []
@@ -589,7 +666,7 @@ class Processor:
                 still_open.append(key)
         ctx["open"] = still_open
         if closed:
-            self._judge(closed)
+            self._judge(closed, f"{name}{SEP}{frontier}")
 
     def _window_row(self, seg: Segment, start: int, agg: dict[str, Any], summary: WindowSummary,
                     state: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -660,7 +737,8 @@ class Processor:
             cur = parent_of(cur)
         return None
 
-    def _judge(self, closed: list[tuple[Segment, dict[str, Any], WindowSummary]]) -> None:
+    def _judge(self, closed: list[tuple[Segment, dict[str, Any], WindowSummary]],
+               step: str) -> None:
         cfg = self.cfg
         items: list[JudgeItem] = []
         anomalies: dict[tuple[Segment, str], AnomalyResult] = {}
@@ -676,7 +754,7 @@ class Processor:
                 reference=ref[2] if ref else None, reference_segment=ref[0] if ref else None,
                 reference_counts=tuple(ref_state.counts) if ref_state is not None else (),
                 extra_tests=tuple(extra), recent=self._recent(state, summary)))
-        verdicts = judge(items, self.judge_config())
+        verdicts = self._decide(judge(items, self.judge_config()), step)
         found: dict[Segment, bool] = {}
         rows = {(seg, row["window_start"]): row for seg, row, _ in closed}
         alerts_due: dict[tuple[Segment, str, str], tuple[dict[str, Any], DriftTest, Segment,
@@ -727,6 +805,24 @@ class Processor:
             self._absorb(seg, summary, found.get(seg, False), row["window_start"], kinds[seg])
             row.pop("_samples", None)
             self.out.windows.append(row)
+
+    def _decide(self, verdicts: list[Any], step: str) -> list[Any]:
+        """The step's Benjamini–Hochberg decisions: recorded in the journal the first time,
+        and taken from it when the step is replayed (possibly with only part of its family,
+        the rest having been written before a crash)."""
+        steps = self._journal["steps"]
+        if step not in steps:
+            rejected = [v.test.p_value for v in verdicts if v.bh_rejected]
+            steps[step] = [self._offset, max(rejected) if rejected else None]
+            return verdicts
+        threshold = steps[step][1]
+        jc = self.judge_config()
+        out = []
+        for v in verdicts:
+            rej = threshold is not None and v.test.p_value <= threshold
+            out.append(dataclasses.replace(v, bh_rejected=rej,
+                                           finding=rej and effect_reaches(v.test, jc)))
+        return out
 
     def _recent(self, state: dict[str, Any], summary: WindowSummary) -> WindowSummary | None:
         """This window merged with the segment's previous ``recent_windows - 1`` closed

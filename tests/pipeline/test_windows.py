@@ -455,3 +455,134 @@ def test_a_malformed_baseline_message_is_dead_lettered_and_the_stream_goes_on(
     assert [d["reason"] for d in out.dead_letters] == ["processing_error"]
     assert [e["event_id"] for e in out.evaluated] == ["e1"]
     assert "baseline" not in store.get_value(seg_key(("ctx", "*", "*")))
+
+
+# -- a crash in the middle of the changelog writes of a batch that closes windows ------------
+
+REFUSAL = "I'm sorry, but I can't help with that."
+CRASH_CFG = {"allowed_lateness_seconds": 0, "min_window_events": 8, "min_reference_events": 40,
+             "reference_block_windows": 2, "reference_blocks": 3, "silence_timeout_seconds": 0}
+# refusal rate per (window, cohort): cohorts drift by different amounts in window 6, so the
+# closing step's tests span strong, moderate and null p-values (one BH family)
+DRIFT = {(6, "a"): 0.5, (6, "b"): 0.4, (7, "a"): 0.34}
+
+
+def _window_events(ctx: str, w: int, first_id: int, n: int = 60) -> list[bytes]:
+    out = []
+    for k in range(n):
+        cohort = "abc"[k % 3]
+        rate = DRIFT.get((w, cohort), 0.05) * (0.7 if ctx == "ctx2" else 1.0)
+        refuse = (k // 3) % round(1 / rate) == 0  # k // 3: the cohort's n-th event
+        out.append(event(first_id + k, T0 + w * W + k * 1_000, ctx=ctx, cohort=cohort,
+                         model=("m1", "m2")[k // 6 % 2], output=REFUSAL if refuse else "Sure."))
+    if ctx == "ctx" and w >= 5:  # a model rolled out in window 5: judged on its parent's reference
+        out += [event(first_id + n + k, T0 + w * W + k * 4_000 + 500, ctx=ctx, cohort="c",
+                      model="m3", output=REFUSAL if k % 4 == 0 else "Sure.") for k in range(12)]
+    return out
+
+
+def _crash_scenario() -> tuple[list[Message], list[Message], list[Message]]:
+    """history (fully persisted), the batch that crashes, and what follows. The crashed batch
+    closes windows 6 and 7 of both contexts (two watermark steps, each one BH family across
+    every segment of its context), and a cohort seen only in that batch opens window 8."""
+    hist, crash, tail = [], [], []
+    i = 0
+    for w in range(9):
+        for ctx in ("ctx", "ctx2"):
+            evs = _window_events(ctx, w, i)
+            i += len(evs)
+            if w == 8:  # the crashed batch ends early in window 8, with a new cohort
+                crash += evs[:6] + [event(5_000 + k, T0 + 8 * W + 20_000 + k, ctx=ctx,
+                                          cohort="new") for k in range(3)]
+            else:
+                (hist if w < 6 else crash).extend(evs)
+    tail += [event(9_000, T0 + 11 * W, ctx="ctx"), event(9_001, T0 + 11 * W, ctx="ctx2")]
+    first = data(hist)
+    second = data(crash, first_offset=len(first))
+    return first, second, data(tail, first_offset=len(first) + len(second))
+
+
+def _enc(r: dict[str, Any]) -> bytes:
+    return orjson.dumps(r, option=orjson.OPT_SORT_KEYS)
+
+
+def _segments(store: Store) -> dict[str, Any]:
+    """Segment states without the offsets they have applied (batch boundaries differ)."""
+    out = {}
+    for k in store:
+        if k.startswith("seg" + SEP):
+            value = store.get_value(k)
+            value.pop("applied")
+            out[k] = value
+    return out
+
+
+@pytest.fixture(scope="module")
+def crash_runs() -> dict[str, Any]:
+    c = cfg(**CRASH_CFG)
+    hist, crash, tail = _crash_scenario()
+    base = Store()
+    run(base, c, hist)
+    expected = Store(base)
+    out = [run(expected, c, crash), run(expected, c, tail)]
+    # the writes of the crashed batch, in the order the worker writes them
+    probe = Processor(c, 0, Store(base).get_value)
+    probe.process(crash, now_ms=T0 + 10 * W)
+    return {"cfg": c, "base": base, "crash": crash, "tail": tail, "expected": expected,
+            "out": out, "writes": list(probe.writes)}
+
+
+def test_the_crash_scenario_closes_several_segments_in_one_step_with_a_mixed_family(
+        crash_runs: dict[str, Any]) -> None:
+    """What the sweep below relies on: the crashed batch's step closes windows of segments of
+    every level in one BH family, with decisions that depend on the whole family."""
+    family = [d for o in crash_runs["out"] for d in o.drift
+              if d["window_start"] == T0 + 6 * W and d["deployment_context"] == "ctx"]
+    levels = {d["level"] for d in family}
+    segments = {(d["cohort"], d["model"]) for d in family}
+    assert levels == {"context", "cohort", "model"} and len(segments) >= 8
+    assert any(d["finding"] for d in family) and not all(d["bh_rejected"] for d in family)
+    # rejected only thanks to the family: its p-value is above q / m (Bonferroni would keep it)
+    q = crash_runs["cfg"].fdr_q
+    assert any(d["bh_rejected"] and d["p_value"] > q / len(family) for d in family)
+    assert [a for a in crash_runs["out"][0].alerts if a["window_start"] == T0 + 6 * W]
+    # a model rolled out after its parent's reference had a block: judged on the parent's
+    m3 = [d for d in family if d["model"] == "m3"]
+    assert m3 and {tuple(d["reference_segment"]) for d in m3} == {("ctx", "c", "*")}
+    # the order of the writes: journal first, meta last, segments from the model level up
+    writes = crash_runs["writes"]
+    assert writes[0].startswith("journal" + SEP) and writes[-1] == meta_key(0)
+    levels_in_order = [k.count("*") for k in writes if k.startswith("seg" + SEP)]
+    assert levels_in_order == sorted(levels_in_order) and len(levels_in_order) >= 20
+
+
+@pytest.mark.parametrize("persisted", range(0, 27, 2))  # of the crashed batch's 26 writes
+def test_replay_after_a_crash_mid_changelog_reproduces_windows_tests_alerts_and_state(
+        crash_runs: dict[str, Any], persisted: int) -> None:
+    """The worker crashes after ``persisted`` of the crashed batch's writes reached the
+    changelog (its outputs were published before); the restarted worker replays that batch
+    and the rest. Every window row, drift row (bh_rejected and finding included) and alert
+    equals the uninterrupted run's, nothing is published twice once the journal is written,
+    and every segment's state ends equal. (Without the journal, the decisions of the
+    partial BH family differ; with segments written in first-touch order, a new model is
+    judged on its parent's later reference; without re-opening a written segment's windows,
+    the window a new cohort opened in the crashed batch never closes.)"""
+    assert len(crash_runs["writes"]) == 26
+    c = crash_runs["cfg"]
+    store = Store(crash_runs["base"])
+    out1 = run(store, c, crash_runs["crash"], persist_limit=persisted)  # crash
+    replay = Processor(c, 0, store.get_value)  # restart: the batch is delivered again
+    out2 = replay.process(crash_runs["crash"] + crash_runs["tail"], now_ms=T0 + 10 * W)
+    store.apply(replay.writes)
+    exp = crash_runs["out"]
+    for kind in ("windows", "drift", "alerts"):
+        published = [_enc(r) for o in (out1, out2) for r in getattr(o, kind)]
+        want = {_enc(r) for o in exp for r in getattr(o, kind)}
+        assert set(published) == want, (kind, len(set(published) - want),
+                                        len(want - set(published)))
+        # what the replay recomputed for outputs already published is the same records
+        again = {_enc(r) for r in getattr(replay.suppressed, kind)}
+        assert again <= want, (kind, len(again - want))
+        if persisted:  # the journal was written: nothing is published twice
+            assert len(published) == len(set(published)), kind
+    assert _segments(store) == _segments(crash_runs["expected"])
