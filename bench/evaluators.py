@@ -27,41 +27,19 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.quality import harmful_output, jailbreak, pii, refusal  # noqa: E402
+from bench.quality import format_table, harmful_output, jailbreak, pii, refusal  # noqa: E402
 from detectors.evaluate import evaluate  # noqa: E402
 from detectors.harmful_output import harmful_output_score  # noqa: E402
 from detectors.harmful_request import harmful_request_score  # noqa: E402
 from detectors.jailbreak import jailbreak_score  # noqa: E402
 from detectors.pii import scrub  # noqa: E402
 from detectors.refusal import refusal_score  # noqa: E402
-
-
-def table(rows: Sequence[dict[str, object]]) -> str:
-    """Plain aligned text; columns are the union of the rows' keys, in first-seen order."""
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-
-    def cell(v: object) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
-        return str(v)
-
-    body = [[cell(r.get(c)) for c in cols] for r in rows]
-    width = [max(len(c), *(len(b[i]) for b in body)) if body else len(c)
-             for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, width, strict=True))]
-    lines.append("  ".join("-" * w for w in width))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(b, width, strict=True)) for b in body]
-    return "\n".join(lines)
 
 
 def real_events(data_dir: Path, n: int) -> list[tuple[str, str]]:
@@ -118,10 +96,10 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.monotonic()
         rows = fn()
         print(f"\n{title}   [{time.monotonic() - t0:.1f} s]\n")
-        print(table(rows))
+        print(format_table(rows))
     pairs = real_events(d, 1000 if args.quick else 4000)
     print("\n5. speed on real events (demo mix, one process, CPU time, median of 3)\n")
-    print(table(speed_rows(pairs, reps=3)))
+    print(format_table(speed_rows(pairs, reps=3)))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from sklearn.metrics import cohen_kappa_score, roc_auc_score
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.quality import format_table
 from detectors.harmful_output import (
     HARMFUL_OUTPUT_THRESHOLD,
     harmful_output_score,
@@ -253,16 +254,7 @@ def timing(data_dir: Path, reps: int = 5) -> list[dict[str, object]]:
 
 def format_rows(table: Sequence[dict[str, object]]) -> str:
     """Aligned text table of the rows."""
-    cols = ["check", "slice", "metric", "n", "value"]
-    cells = [[str(r[c]) for c in cols] for r in table]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(cols, widths, strict=True)))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append("  ".join(c.ljust(w) if i < 3 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    return "\n".join(lines)
+    return format_table(table, ["check", "slice", "metric", "n", "value"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,7 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.quality import format_table as _format
 from detectors.harmful_request import harmful_request_score
 from detectors.jailbreak import (
     FEATURE_NAMES,
@@ -277,20 +278,8 @@ def rows(data_dir: Path) -> list[dict]:
 
 
 def format_table(table: list[dict]) -> str:
-    """Aligned text table of :func:`rows` (numbers to 3 decimals, blanks for n/a)."""
-    def cell(v: object) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-    body = [[cell(r[c]) for c in COLUMNS] for r in table]
-    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
-    for b in body:
-        lines.append("  ".join(
-            (v.ljust(w) if i < 2 else v.rjust(w))
-            for i, (v, w) in enumerate(zip(b, widths, strict=True))))
-    return "\n".join(lines)
+    """Aligned text table of :func:`rows`."""
+    return _format(table, COLUMNS)
 
 
 def timing_rows(data_dir: Path, runs: int = 5) -> list[dict]:

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.quality import format_table as _format  # noqa: E402
 from detectors.refusal import fit_refusal_model, is_refusal  # noqa: E402
 
 XSTEST = "xstest_v2_model_completions_labeled.csv"
@@ -177,20 +178,8 @@ def rows(data_dir: Path) -> list[dict]:
 
 
 def format_table(table: list[dict]) -> str:
-    """Aligned text table of :func:`rows` (numbers to 3 decimals, "-" where n/a)."""
-    def cell(v: object) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-    body = [[cell(r[c]) for c in COLUMNS] for r in table]
-    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
-    for b in body:
-        lines.append("  ".join(
-            (v.ljust(w) if i < 2 else v.rjust(w))
-            for i, (v, w) in enumerate(zip(b, widths, strict=True))))
-    return "\n".join(lines)
+    """Aligned text table of :func:`rows`."""
+    return _format(table, COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> None:
