@@ -91,8 +91,14 @@ class Config:
     batch_size: int = 500
     flush_interval_seconds: float = 0.5
     # sink
-    sink_batch_rows: int = 5_000
+    sink_batch_rows: int = 5_000  # messages per insert batch (also at most a quarter of the buffer)
     sink_flush_seconds: float = 0.5
+    # consumed but unwritten messages the sink holds (value + key bytes); when the next one would
+    # not fit, the sink pauses its consumer until writes succeed again
+    sink_buffer_bytes: int = 32 * 1024 * 1024
+    # test-only fault injection, off by default: comma-separated "<role>:<point>:<n>" (e.g.
+    # "sink:buffer_nonempty:2"); each point SIGKILLs its process once per state_dir
+    fault: str = ""
     query_port: int = 0  # 0 = pick a free loopback port
     topics: Topics = field(default_factory=Topics)
 
@@ -147,6 +153,8 @@ class Config:
         if not 0 < self.max_text_chars <= self.max_eval_chars:
             raise ValueError("max_text_chars must be positive and at most max_eval_chars (the "
                              "stored excerpt must lie inside the redacted, evaluated part)")
+        if self.sink_buffer_bytes <= 0 or self.sink_batch_rows <= 0:
+            raise ValueError("sink_buffer_bytes and sink_batch_rows must be positive")
         if self.broker != "embedded" and not self.broker.startswith("kafka://"):
             raise ValueError(f"broker must be 'embedded' or kafka://host:port, not {self.broker!r}")
         return self

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import signal
 import struct
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 import clickhouse_connect
 import orjson
 from clickhouse_connect.driver.exceptions import OperationalError
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from detectors.pii import redact
 from pipeline.config import Config
@@ -38,6 +39,8 @@ log = logging.getLogger("postwatch.sink")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "clickhouse"
 EXCERPT_CHARS = 200
 REJECT_AFTER_FAILURES = 3
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 30.0
 
 COLUMNS: dict[str, list[str]] = {
     "interactions": [
@@ -150,13 +153,48 @@ def dedup_token(table: str, spans: dict[tuple[str, int], list[int]]) -> str:
     return hashlib.sha256(orjson.dumps([table, parts])).hexdigest()
 
 
+class ClickHouseUnavailableError(Exception):
+    """ClickHouse cannot be reached; the batch is kept and retried after a backoff."""
+
+
+def message_bytes(msg: Message) -> int:
+    """What a buffered message holds: its value and key."""
+    return len(msg.value() or b"") + len(msg.key() or b"")
+
+
+def parse_faults(spec: str, role: str) -> dict[str, int]:
+    """Test-only fault points of one role: ``"sink:buffer_nonempty:2,worker:x:1"`` gives
+    ``{"buffer_nonempty": 2}`` for ``role="sink"``."""
+    points: dict[str, int] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        r, point, n = part.split(":")
+        if r == role:
+            points[point] = int(n)
+    return points
+
+
 class Sink:
+    """Consumes the result topics into a bounded buffer and writes it to ClickHouse.
+
+    Batches are written in consumption order, at most ``sink_batch_rows`` messages and a quarter
+    of the buffer each; offsets are committed per batch, only after its rows are in. When
+    ClickHouse cannot be reached, the batch is retried after 0.2 s, doubling to 30 s, for as long
+    as the outage lasts, and consumption goes on meanwhile until the next message would not fit
+    in ``sink_buffer_bytes``: that message is given back (the partition is rewound to it) and the
+    consumer is paused, until writes succeed and the buffer is below half the cap. Waits between
+    retries go through ``sleep`` and ``clock`` so a test can stand a fake clock in for real time.
+    """
+
     def __init__(self, cfg: Config, client: Any | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.client = client if client is not None else connect(cfg)
         self.lock = threading.Lock()
         self.sleep = sleep
+        self.clock = clock
         self.table_of = {
             cfg.topics.evaluated: "interactions",
             cfg.topics.windows: "segment_windows",
@@ -168,10 +206,27 @@ class Sink:
         self.rows_written: dict[str, int] = defaultdict(int)
         self.bad_messages = 0
         self.rejected = 0
+        # the bounded buffer: consumed, not yet written messages; its head is the batch
+        self.buffer: deque[Message] = deque()
+        self.buffer_bytes = 0
+        self.buffer_bytes_peak = 0
+        self.batch_len = 0  # messages at the buffer's head that form the batch being written
+        self.batch_rows: dict[str, tuple[list[list[Any]], str]] | None = None
+        self.batch_done: set[str] = set()  # tables of that batch already inserted
+        self.paused = False
+        self.pauses = 0  # times consumption was paused because the buffer was full
+        self.retries = 0  # failed write attempts (each followed by a backoff)
+        self.retry_delay = 0.0
+        self.retry_at: float | None = None
+        self.batches_committed = 0
+        self._paused_parts: set[tuple[str, int]] = set()
+        self._max_message = 0  # largest message seen: sizes each consume to the buffer's room
+        self._faults = parse_faults(cfg.fault, "sink")
+        self._fault_counts: dict[str, int] = defaultdict(int)
 
     # -- writing ---------------------------------------------------------------------------
-    def write_batch(self, messages: list[Message]) -> None:
-        """Insert the rows of a batch, one insert per table, retrying with backoff."""
+    def prepare_batch(self, messages: list[Message]) -> dict[str, tuple[list[list[Any]], str]]:
+        """Rows per table of a batch, with the insert deduplication token of each table."""
         per_table: dict[str, list[list[Any]]] = defaultdict(list)
         spans: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(dict)
         for msg in messages:
@@ -187,15 +242,30 @@ class Sink:
             span = spans[table].setdefault((msg.topic(), msg.partition()),
                                            [msg.offset(), msg.offset()])
             span[0], span[1] = min(span[0], msg.offset()), max(span[1], msg.offset())
-        for table, rows in per_table.items():
-            if rows:
-                self._insert(table, rows, dedup_token(table, spans[table]))
+        return {table: (rows, dedup_token(table, spans[table]))
+                for table, rows in per_table.items() if rows}
+
+    def write_batch(self, messages: list[Message],
+                    prepared: dict[str, tuple[list[list[Any]], str]] | None = None,
+                    done: set[str] | None = None) -> None:
+        """Insert the rows of a batch, one insert per table. Raises
+        :class:`ClickHouseUnavailableError` when ClickHouse cannot be reached; ``done`` collects
+        the tables already inserted, so a retry of the same batch skips them (and would be
+        deduplicated anyway: same token)."""
+        prepared = self.prepare_batch(messages) if prepared is None else prepared
+        done = set() if done is None else done
+        for table, (rows, token) in prepared.items():
+            if table not in done:
+                self._insert(table, rows, token)
+                done.add(table)
 
     def _insert(self, table: str, rows: list[list[Any]], token: str) -> None:
-        """Insert with retries. Connection trouble is retried with backoff for as long as it
-        lasts; any other failure is retried a few times, then the batch is split in halves
-        until the rows that cannot be written are isolated and set aside in ``sink_rejects``,
-        so one bad value never blocks the rows behind it."""
+        """Insert one table's rows. Connection trouble raises
+        :class:`ClickHouseUnavailableError` (the run loop retries the batch with backoff, for
+        as long as it lasts); any other failure
+        is retried a few times, then the batch is split in halves until the rows that cannot
+        be written are isolated and set aside in ``sink_rejects``, so one bad value never
+        blocks the rows behind it."""
         delay, failures = 0.2, 0
         while True:
             try:
@@ -206,13 +276,14 @@ class Sink:
                 self.rows_written[table] += len(rows)
                 return
             except Exception as e:  # classified below: transient, or a row that cannot fit
+                if isinstance(e, OperationalError | OSError):
+                    raise ClickHouseUnavailableError(_first_line(e)) from e
                 if self.stop.is_set():
                     raise
-                transient = isinstance(e, OperationalError | OSError)
-                failures += 0 if transient else 1
+                failures += 1
                 # a value the client cannot serialise fails the same way every time: split now
                 client_side = isinstance(e, TypeError | ValueError | OverflowError | struct.error)
-                if failures >= REJECT_AFTER_FAILURES or (client_side and not transient):
+                if failures >= REJECT_AFTER_FAILURES or client_side:
                     if len(rows) == 1:
                         self._reject(table, rows[0], e)
                         return
@@ -221,21 +292,24 @@ class Sink:
                     self._insert(table, rows[mid:], f"{token}-b")
                     return
                 log.warning("insert into %s failed (%s); retrying in %.1fs", table,
-                            str(e).splitlines()[0][:300] if str(e) else type(e).__name__, delay)
+                            _first_line(e), delay)
                 self.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     def _reject(self, table: str, row: list[Any], error: Exception) -> None:
         # stdlib json: unlike orjson it takes integers of any size, the usual culprit here
         record = json.dumps(dict(zip(COLUMNS[table], row, strict=True)), default=str)
         log.error("setting aside a row of %s that cannot be written: %s", table,
-                  str(error).splitlines()[0][:300] if str(error) else type(error).__name__)
+                  _first_line(error))
+        try:
+            with self.lock:
+                self.client.insert(f"{self.cfg.database}.sink_rejects",
+                                   [[table, f"{type(error).__name__}: {error}"[:2000],
+                                     record[:100_000]]],
+                                   column_names=["target_table", "error", "row"])
+        except (OperationalError, OSError) as e:
+            raise ClickHouseUnavailableError(_first_line(e)) from e
         self.rejected += 1
-        with self.lock:
-            self.client.insert(f"{self.cfg.database}.sink_rejects",
-                               [[table, f"{type(error).__name__}: {error}"[:2000],
-                                 record[:100_000]]],
-                               column_names=["target_table", "error", "row"])
 
     # -- reading ---------------------------------------------------------------------------
     def query(self, sql: str) -> dict[str, Any]:
@@ -245,6 +319,8 @@ class Sink:
 
     # -- main loop -------------------------------------------------------------------------
     def consumer(self) -> Consumer:
+        # librdkafka's own prefetch queue is bounded too (it is emptied while paused)
+        queued_kb = max(256, min(65536, self.cfg.sink_buffer_bytes // 2048))
         return Consumer({
             "bootstrap.servers": bootstrap(self.cfg.broker),
             "group.id": f"{self.cfg.app_id}-sink",
@@ -252,6 +328,9 @@ class Sink:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 1_000,
+            "queued.max.messages.kbytes": queued_kb,
+            # refetch soon after a resume (librdkafka waits 1 s when its queue was full)
+            "fetch.queue.backoff.ms": 50,
         })
 
     def prepare(self) -> None:
@@ -260,29 +339,271 @@ class Sink:
         if applied:
             log.info("applied migrations %s", applied)
 
-    def run(self) -> None:
-        consumer = self.consumer()
-        consumer.subscribe(self.cfg.topics.outputs())
+    def run(self, consumer: Consumer | None = None) -> None:
+        consumer = consumer if consumer is not None else self.consumer()
+        consumer.subscribe(self.cfg.topics.outputs(), on_revoke=self._on_revoke)
         try:
             while not self.stop.is_set():
-                msgs = consumer.consume(num_messages=self.cfg.sink_batch_rows,
-                                        timeout=self.cfg.sink_flush_seconds)
-                good = []
-                for m in msgs:
-                    err = m.error()
-                    if err is None:
-                        good.append(m)
-                    elif err.code() != KafkaError._PARTITION_EOF:
-                        log.warning("consumer error: %s", err)
-                if good:
-                    self.write_batch(good)
-                    consumer.commit(asynchronous=False)
+                self.step(consumer)
+            if self.buffer and self._backoff_left() <= 0:
+                self._write_buffer(consumer)  # a clean stop writes what it holds, if it can
         finally:
             consumer.close()
+
+    def step(self, consumer: Consumer) -> None:
+        """One turn of the loop: consume (unless paused), then write or wait out a backoff.
+
+        A write happens once a batch is full, or the consumer has caught up (it returned fewer
+        messages than asked for within ``sink_flush_seconds``), or consumption is paused. Each
+        consume asks for no more messages than the buffer has room for at the largest message
+        size seen, so a pause (which costs librdkafka up to a second to refetch) is rare unless
+        ClickHouse is down."""
+        wait = self._backoff_left()
+        flush = self.cfg.sink_flush_seconds
+        asked = got = 0
+        if not self.paused:
+            asked = self._room_messages()
+            got = self._fetch(consumer, asked, min(wait, flush) if wait > 0 else flush)
+        else:
+            self._sync_pause(consumer)
+            self._add(consumer, self._good(consumer.consume(num_messages=1, timeout=0)))
+        wait = self._backoff_left()
+        if wait > 0:
+            if self.paused or not got:
+                self.sleep(min(wait, flush))
+            return
+        if self.buffer and (self.paused or got < asked or self._batch_ready()):
+            self._write_buffer(consumer)
+
+    def _room_messages(self) -> int:
+        room = self.cfg.sink_buffer_bytes - self.buffer_bytes
+        return max(1, min(self.cfg.sink_batch_rows, room // max(self._max_message, 1)))
+
+    def _batch_ready(self) -> bool:
+        return (len(self.buffer) >= self.cfg.sink_batch_rows
+                or self.buffer_bytes >= self.cfg.sink_buffer_bytes // 4)
+
+    def _backoff_left(self) -> float:
+        return 0.0 if self.retry_at is None else self.retry_at - self.clock()
+
+    @staticmethod
+    def _good(msgs: list[Message]) -> list[Message]:
+        good = []
+        for m in msgs:
+            err = m.error()
+            if err is None:
+                good.append(m)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", err)
+        return good
+
+    def _fetch(self, consumer: Consumer, num: int, timeout: float) -> int:
+        msgs = self._good(consumer.consume(num_messages=num, timeout=timeout))
+        self._add(consumer, msgs)
+        return len(msgs)
+
+    def _add(self, consumer: Consumer, msgs: list[Message]) -> None:
+        """Buffer messages while they fit; the first that does not is given back (its
+        partition, and any other partition after it in ``msgs``, is rewound) and consumption
+        pauses. An empty buffer always takes one message, however large."""
+        cap = self.cfg.sink_buffer_bytes
+        for i, msg in enumerate(msgs):
+            size = message_bytes(msg)
+            if self.buffer and self.buffer_bytes + size > cap:
+                self._pause(consumer)
+                rewind: dict[tuple[str, int], int] = {}
+                for m in msgs[i:]:
+                    rewind.setdefault((m.topic(), m.partition()), m.offset())
+                for (topic, part), offset in rewind.items():
+                    try:
+                        consumer.seek(TopicPartition(topic, part, offset))
+                    except KafkaException as e:  # keep them rather than lose them
+                        log.warning("could not rewind %s:%s (%s); keeping its messages",
+                                    topic, part, e)
+                        for m in msgs[i:]:
+                            if (m.topic(), m.partition()) == (topic, part):
+                                self._append(m)
+                break
+            self._append(msg)
+
+    def _append(self, msg: Message) -> None:
+        size = message_bytes(msg)
+        self.buffer.append(msg)
+        self.buffer_bytes += size
+        self._max_message = max(self._max_message, size)
+        self.buffer_bytes_peak = max(self.buffer_bytes_peak, self.buffer_bytes)
+
+    def _pause(self, consumer: Consumer) -> None:
+        if not self.paused:
+            self.paused = True
+            self.pauses += 1
+            # routine while catching up on a backlog; worth a warning while ClickHouse is down
+            log.log(logging.WARNING if self.retry_at is not None else logging.DEBUG,
+                    "sink buffer full (%d bytes); pausing consumption", self.buffer_bytes)
+        self._sync_pause(consumer)
+
+    def _sync_pause(self, consumer: Consumer) -> None:
+        """Keep every assigned partition paused while paused (a rebalance assigns new ones)."""
+        assigned = consumer.assignment()
+        now = {(tp.topic, tp.partition) for tp in assigned}
+        if now != self._paused_parts:
+            consumer.pause(assigned)
+            self._paused_parts = now
+
+    def _resume(self, consumer: Consumer) -> None:
+        if self.paused and self.buffer_bytes <= self.cfg.sink_buffer_bytes // 2:
+            consumer.resume(consumer.assignment())
+            self.paused = False
+            self._paused_parts = set()
+
+    def _next_batch(self) -> list[Message]:
+        if self.batch_len == 0:
+            limit, size, n = self.cfg.sink_buffer_bytes // 4, 0, 0
+            for msg in self.buffer:
+                if n >= self.cfg.sink_batch_rows or (n and size + message_bytes(msg) > limit):
+                    break
+                size += message_bytes(msg)
+                n += 1
+            self.batch_len, self.batch_rows, self.batch_done = n, None, set()
+        return list(itertools.islice(self.buffer, self.batch_len))
+
+    def _write_buffer(self, consumer: Consumer) -> None:
+        """Write the buffer batch by batch, committing each batch's offsets after its rows
+        are in; on connection trouble, keep the batch and schedule a retry."""
+        while self.buffer:
+            batch = self._next_batch()
+            self._fault("buffer_nonempty")
+            if self.batch_rows is None:
+                self.batch_rows = self.prepare_batch(batch)
+            try:
+                self.write_batch(batch, self.batch_rows, self.batch_done)
+            except ClickHouseUnavailableError as e:
+                self.retries += 1
+                self.retry_delay = (RETRY_FIRST_SECONDS if self.retry_delay == 0
+                                    else min(self.retry_delay * 2, RETRY_MAX_SECONDS))
+                self.retry_at = self.clock() + self.retry_delay
+                log.warning("ClickHouse unavailable (%s); %d messages buffered, retrying in "
+                            "%.1fs", e, len(self.buffer), self.retry_delay)
+                return
+            self.retry_delay, self.retry_at = 0.0, None
+            self._fault("after_insert")
+            self._commit(consumer, batch)
+            for _ in range(self.batch_len):
+                self.buffer_bytes -= message_bytes(self.buffer.popleft())
+            self.batch_len, self.batch_rows, self.batch_done = 0, None, set()
+            self.batches_committed += 1
+        self._resume(consumer)
+
+    def _commit(self, consumer: Consumer, batch: list[Message]) -> None:
+        """Commit the next offset of every partition in the batch (not the consumer's
+        position: messages behind the batch are consumed but not written)."""
+        nxt: dict[tuple[str, int], int] = {}
+        for m in batch:
+            key = (m.topic(), m.partition())
+            nxt[key] = max(nxt.get(key, 0), m.offset() + 1)
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in nxt.items()],
+                            asynchronous=False)
+        except KafkaException as e:  # e.g. the partitions moved to another sink meanwhile
+            log.warning("offset commit failed (%s); the rows are written and a replay is "
+                        "deduplicated", e)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions taken away: their unwritten messages go to the new owner, who reads
+        them from the committed offsets, so they are dropped here."""
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        kept = [m for m in self.buffer if (m.topic(), m.partition()) not in gone]
+        if len(kept) != len(self.buffer):
+            self.buffer = deque(kept)
+            self.buffer_bytes = sum(message_bytes(m) for m in kept)
+            self.batch_len, self.batch_rows, self.batch_done = 0, None, set()
+        self._paused_parts -= gone
+
+    def _fault(self, point: str) -> None:
+        """Test-only: SIGKILL this process the n-th time ``point`` is reached (``fault``
+        setting, ``sink:<point>:<n>``), once per state directory."""
+        n = self._faults.get(point)
+        if n is None:
+            return
+        self._fault_counts[point] += 1
+        if self._fault_counts[point] != n:
+            return
+        marker = Path(self.cfg.state_dir) / "faults" / f"sink-{point}-{n}.fired"
+        if marker.exists():
+            return
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{len(self.buffer)} messages, {self.buffer_bytes} bytes buffered\n")
+        log.critical("fault injection: SIGKILL at %s #%d with %d messages buffered", point, n,
+                     len(self.buffer))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0][:300] if str(e) else type(e).__name__
 
 
 def bootstrap(broker: str) -> str:
     return ",".join(u.removeprefix("kafka://") for u in broker.split(","))
+
+
+def end_offsets(broker: str, topics: list[str], timeout: float = 10.0) -> dict[str, int]:
+    """The next offset of every partition of ``topics`` (``"topic:partition"`` keys).
+
+    Read from a fetch response, not from ListOffsets: the embedded Tansu answers
+    ListOffsets(latest) with the base offset of the partition's last record *batch* plus one,
+    short of the end when a batch holds several records. Fetching from that offset (a valid
+    one on any broker) returns the true high watermark."""
+    c = Consumer({"bootstrap.servers": bootstrap(broker), "group.id": "postwatch-offsets",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        meta = c.list_topics(timeout=timeout).topics
+        out: dict[str, int] = {}
+        start: list[TopicPartition] = []
+        for t in topics:
+            for p in sorted(meta[t].partitions):
+                lo, hi = c.get_watermark_offsets(TopicPartition(t, p), timeout=timeout)
+                if hi <= lo:
+                    out[f"{t}:{p}"] = hi
+                else:
+                    start.append(TopicPartition(t, p, max(lo, hi - 1)))
+        if start:
+            c.assign(start)
+            waiting = {(tp.topic, tp.partition) for tp in start}
+            deadline = time.monotonic() + timeout
+            while waiting and time.monotonic() < deadline:
+                for m in c.consume(1, 0.2):  # one message or end-of-partition event suffices
+                    err = m.error()
+                    key = (m.topic(), m.partition())
+                    if key in waiting and (err is None or err.code() == KafkaError._PARTITION_EOF):
+                        waiting.discard(key)
+                        out[f"{key[0]}:{key[1]}"] = c.get_watermark_offsets(
+                            TopicPartition(*key), cached=True)[1]
+                        c.pause([TopicPartition(*key)])
+            if waiting:
+                raise TimeoutError(f"no end of partition reached for {sorted(waiting)}")
+        return out
+    finally:
+        c.close()
+
+
+def committed_offsets(broker: str, group: str, ends: dict[str, int],
+                      timeout: float = 10.0) -> dict[str, int]:
+    """A consumer group's committed offsets for the partitions of ``ends`` (0 if none)."""
+    c = Consumer({"bootstrap.servers": bootstrap(broker), "group.id": group,
+                  "enable.auto.commit": False})
+    try:
+        tps = [TopicPartition(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1])) for k in ends]
+        return {f"{tp.topic}:{tp.partition}": max(tp.offset, 0)
+                for tp in c.committed(tps, timeout=timeout)}
+    finally:
+        c.close()
+
+
+def consumer_lag(broker: str, group: str, topics: list[str]) -> int:
+    """Messages on ``topics`` that ``group`` has not committed yet."""
+    ends = end_offsets(broker, topics)
+    done = committed_offsets(broker, group, ends)
+    return sum(max(0, ends[k] - done[k]) for k in ends)
 
 
 def serve_queries(sink: Sink, port: int) -> ThreadingHTTPServer:
