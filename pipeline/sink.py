@@ -321,13 +321,15 @@ class Sink:
     def consumer(self) -> Consumer:
         # librdkafka's own prefetch queue is bounded too (it is emptied while paused)
         queued_kb = max(256, min(65536, self.cfg.sink_buffer_bytes // 2048))
+        session = self.cfg.broker_session_timeout or 10.0  # a restarted sink waits this out
+        heartbeat = self.cfg.broker_heartbeat_interval or 1.0
         return Consumer({
             "bootstrap.servers": bootstrap(self.cfg.broker),
             "group.id": f"{self.cfg.app_id}-sink",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 1_000,
+            "session.timeout.ms": int(session * 1000),
+            "heartbeat.interval.ms": int(heartbeat * 1000),
             "queued.max.messages.kbytes": queued_kb,
             # refetch soon after a resume (librdkafka waits 1 s when its queue was full)
             "fetch.queue.backoff.ms": 50,
