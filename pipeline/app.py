@@ -5,14 +5,37 @@ once per touched key and publishes results. Workers never touch ClickHouse.
 Offsets: the stream does not auto-acknowledge. A message is acknowledged only after the batch
 that holds it has been applied and its state written, so Faust never commits an input offset
 ahead of the state that reflects it; replays below a value's applied offset are skipped.
+A batch's outputs are delivered (acknowledged by the broker) before its state is written, so a
+written state never claims outputs a crash lost; the state's journal then tells a replay not
+to publish them again (see :mod:`pipeline.windows`).
+
+Test-only fault point: ``POSTWATCH_FAULT=worker:<point>[@<partition>]:<N>[:<K>]`` in a
+worker's environment makes it SIGKILL itself once, at a point defined by state, not by time:
+after the N-th flush (of this process, of that input partition if one is given) that matches
+``<point>`` has written its state values and the producer has delivered them, before its input
+messages are acknowledged (so before any offset commit):
+
+* ``after_state_write``: every flush that writes state counts;
+* ``window_open``: a flush after which the partition holds an open window with applied events;
+* ``window_close``: a flush that closed windows (one or more watermark steps);
+* ``alert``: a flush that published an alert.
+
+``K`` (optional) writes only the first K of that flush's state values (K < 0: all but the
+last -K), a crash in the middle of the changelog writes. Several faults may be given, separated
+by commas. Each fires once per state directory (a marker file ``fault-fired-*`` there disables
+it for the restarted worker and for every other worker). Never set it outside tests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import os
+import signal
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +48,63 @@ from pipeline.windows import CONTROL_HEADER, Message, Processor, encode_state, m
 log = logging.getLogger("postwatch.worker")
 
 OUTPUT_CHUNK_BYTES = 512 * 1024
+FAULT_ENV = "POSTWATCH_FAULT"
+FAULT_POINTS = ("after_state_write", "window_open", "window_close", "alert")
+
+
+@dataclass
+class Fault:
+    """A test-only crash point (see the module docstring)."""
+
+    spec: str
+    point: str
+    partition: int | None
+    nth: int
+    keep: int | None
+    marker: Path
+    seen: int = 0
+
+    @classmethod
+    def from_env(cls, state_dir: str, env: Any = None) -> list[Fault]:
+        specs = (os.environ if env is None else env).get(FAULT_ENV, "")
+        faults = [cls.parse(s, state_dir) for s in specs.split(",") if s.startswith("worker:")]
+        return [f for f in faults if f is not None]
+
+    @classmethod
+    def parse(cls, spec: str, state_dir: str) -> Fault | None:
+        parts = spec.split(":")
+        point, _, partition = parts[1].partition("@") if len(parts) > 1 else ("", "", "")
+        if len(parts) not in (3, 4) or point not in FAULT_POINTS:
+            raise ValueError(f"bad {FAULT_ENV}={spec!r}: worker:<point>[@<partition>]:<N>[:<K>]"
+                             f", point one of {', '.join(FAULT_POINTS)}")
+        digest = hashlib.sha256(spec.encode()).hexdigest()[:12]
+        marker = Path(state_dir) / f"fault-fired-{digest}"
+        if marker.exists():
+            return None
+        return cls(spec, point, int(partition) if partition else None, int(parts[2]),
+                   int(parts[3]) if len(parts) == 4 else None, marker)
+
+    def due(self, partition: int, writes: int, outputs: Any, meta: Any) -> bool:
+        if self.partition is not None and partition != self.partition:
+            return False
+        matches = {"after_state_write": writes > 0,
+                   "window_open": bool(meta) and any(c["open"]
+                                                     for c in meta["contexts"].values()),
+                   "window_close": bool(outputs.windows),
+                   "alert": bool(outputs.alerts)}[self.point]
+        if not matches:
+            return False
+        self.seen += 1
+        if self.seen != self.nth:
+            return False
+        try:
+            with open(self.marker, "x"):  # once, across restarts and workers
+                return True
+        except FileExistsError:
+            return False
+
+    def kept(self, writes: list[Any]) -> list[Any]:
+        return writes if self.keep is None else writes[:self.keep]
 
 
 def chunk_records(records: list[dict[str, Any]], limit: int = OUTPUT_CHUNK_BYTES) -> list[bytes]:
@@ -54,6 +134,11 @@ def faust_settings(cfg: Config, worker_index: int) -> dict[str, Any]:
         "datadir": str(Path(cfg.state_dir) / f"worker-{worker_index}"),
         "consumer_auto_offset_reset": "earliest",
         "producer_max_request_size": 4 * 1024 * 1024,
+        # Faust would wait, on a rebalance or a stop, until every message handed to the agent
+        # is acknowledged: events buffered for a batch never are until the batch flushes,
+        # which cannot happen while the rebalance holds the stream. Unacknowledged events
+        # are replayed by the next owner; the flush in progress is waited for (on_revoked).
+        "stream_wait_empty": False,
     }
     for name in ("broker_session_timeout", "broker_heartbeat_interval", "broker_rebalance_timeout"):
         value = getattr(cfg, name)
@@ -73,6 +158,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
     state = app.Table("state", partitions=cfg.partitions, key_type=str, value_type=bytes)
 
     buffers: dict[int, list[Any]] = defaultdict(list)
+    flushing = asyncio.Lock()  # a rebalance waits for the flush in progress
     caches: dict[int, dict[str, Any]] = defaultdict(dict)  # decoded state per partition
     wall: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"first_buffered": 0.0, "last_event": time.monotonic(), "tick_pending": False,
@@ -83,15 +169,22 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
         value = state.get(key)
         return None if value is None else orjson.loads(value)
 
-    def publish(outputs: Any, key: bytes) -> None:
+    faults = Fault.from_env(cfg.state_dir)
+    for armed in faults:
+        log.warning("test fault point armed: %s", armed.spec)
+
+    def publish(outputs: Any, key: bytes) -> list[Any]:
+        """Send every output; returns the futures of their delivery."""
+        sent = []
         for chunk in chunk_records(outputs.evaluated):
-            out["evaluated"].send_soon(key=key, value=chunk)
+            sent.append(out["evaluated"].send_soon(key=key, value=chunk))
         for chunk in chunk_records(outputs.windows):
-            out["windows"].send_soon(key=key, value=chunk)
+            sent.append(out["windows"].send_soon(key=key, value=chunk))
         for chunk in chunk_records(outputs.drift):
-            out["drift"].send_soon(key=key, value=chunk)
+            sent.append(out["drift"].send_soon(key=key, value=chunk))
         for alert in outputs.alerts:
-            out["alerts"].send_soon(key=alert["dedup_key"].encode(), value=orjson.dumps(alert))
+            sent.append(out["alerts"].send_soon(key=alert["dedup_key"].encode(),
+                                                value=orjson.dumps(alert)))
         for dl in outputs.dead_letters:
             headers = [
                 ("postwatch-reason", dl["reason"].encode()),
@@ -101,10 +194,11 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                 ("postwatch-source", f"{cfg.topics.input}:{dl['source_partition']}:"
                                      f"{dl['source_offset']}".encode()),
             ]
-            out["dlq"].send_soon(key=key, value=dl["raw"], headers=headers)
+            sent.append(out["dlq"].send_soon(key=key, value=dl["raw"], headers=headers))
         for rkey, value, partition in outputs.reroute:
-            source.send_soon(key=rkey, value=value, partition=partition,
-                             headers=[("postwatch-rerouted", key)])
+            sent.append(source.send_soon(key=rkey, value=value, partition=partition,
+                                         headers=[("postwatch-rerouted", key)]))
+        return sent
 
     def message(e: Any) -> Message:
         control = e.headers.get(CONTROL_HEADER) if e.headers else None
@@ -113,21 +207,36 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                        None if ts is None else int(ts * 1000),
                        None if control is None else bytes(control))
 
-    def flush(partition: int) -> None:
+    async def flush(partition: int) -> None:
         events = buffers.pop(partition, [])
         if not events:
             return
-        proc = Processor(cfg, partition, get, caches[partition])
-        outputs = proc.process([message(e) for e in events], now_ms=int(time.time() * 1000))
-        publish(outputs, key=f"p{partition}".encode())
-        for key, value in proc.writes.items():  # the partition's meta is last
-            if value is None:
-                state.pop(key, None)
-            else:
-                state[key] = encode_state(value)
-        for e in events:
-            e.ack()
-        wall[partition]["tick_pending"] = False
+        async with flushing:
+            proc = Processor(cfg, partition, get, caches[partition])
+            outputs = proc.process([message(e) for e in events], now_ms=int(time.time() * 1000))
+            sent = publish(outputs, key=f"p{partition}".encode())
+            if sent:  # the journal written below says these outputs are out
+                await asyncio.gather(*sent)
+            writes = list(proc.writes.items())  # in the order the processor chose
+            meta = caches[partition].get(meta_key(partition))
+            due = [f for f in faults if f.due(partition, len(writes), outputs, meta)]
+            for key, value in (due[0].kept(writes) if due else writes):
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = encode_state(value)
+            if due:
+                await _crash(due[0], partition)
+            for e in events:
+                e.ack()
+            wall[partition]["tick_pending"] = False
+
+    async def _crash(fault: Fault, partition: int) -> None:
+        await app.producer.flush()  # the state values above are on the broker
+        log.warning("test fault point %s: SIGKILL after a flush of partition %d",
+                    fault.spec, partition)
+        logging.shutdown()
+        os.kill(os.getpid(), signal.SIGKILL)
 
     @app.agent(source)
     async def ingest(stream: Any) -> None:
@@ -142,7 +251,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                 if not control:
                     wall[p]["last_event"] = time.monotonic()
                 if control or len(buf) >= cfg.batch_size:
-                    flush(p)
+                    await flush(p)
         except Exception:
             # Nothing unacknowledged is lost (offsets are behind the state), so the safe
             # reaction to a bug is to stop: the supervisor restarts the worker, which
@@ -184,6 +293,8 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        async with flushing:  # a flush between publishing and writing state completes first
+            await app.producer.flush()
         for tp in revoked:
             if tp.topic == cfg.topics.input:
                 buffers.pop(tp.partition, None)  # unacknowledged: the new owner replays them

@@ -116,6 +116,8 @@ class Supervisor:
     """Starts broker (embedded only), N workers and one sink; stops them all."""
 
     cfg: Config
+    # extra environment of the worker processes (tests: pipeline.app's fault point)
+    worker_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     config_path: Path | None = None
     restarts: dict[str, int] = field(default_factory=dict)
@@ -150,8 +152,32 @@ class Supervisor:
         self._argv[name] = args
         log_file = open(Path(self.cfg.state_dir) / "logs" / f"{name}.log", "ab")  # noqa: SIM115
         cmd = [sys.executable, "-m", "pipeline.cli", "--config-json", str(self.config_path), *args]
+        env = ({**os.environ, **self.worker_env}
+               if self.worker_env and name.startswith("worker") else None)
         self.procs[name] = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
-                                            preexec_fn=_die_with_parent)
+                                            preexec_fn=_die_with_parent, env=env)
+
+    def add_worker(self) -> str:
+        """Start one more worker (it joins the consumer group); returns its name."""
+        index = 0
+        while f"worker-{index}" in self.procs or f"worker-{index}" in self._argv:
+            index += 1
+        name = f"worker-{index}"
+        self._spawn(name, ["worker", "--index", str(index)])
+        return name
+
+    def remove_worker(self, name: str, sig: signal.Signals = signal.SIGTERM,
+                      timeout: float = 30.0) -> int:
+        """Stop one worker for good (SIGTERM: a clean leave; SIGKILL: a crash that is not
+        restarted); its partitions go to the others. Returns its exit code."""
+        proc = self.procs.pop(name)
+        self._next_start.pop(name, None)
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
 
     def wait_sink(self, timeout: float = 60.0) -> dict[str, Any]:
         import orjson
