@@ -291,6 +291,13 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
         await source.send(key=None, value=orjson.dumps(body), partition=partition,
                           headers=[(CONTROL_HEADER, token)])
 
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        # a rebalance moves state and pauses processing: worth a line at the default level
+        mine = sorted(tp.partition for tp in app.consumer.assignment()
+                      if tp.topic == cfg.topics.input)
+        log.warning("input partitions assigned: %s", mine)
+
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         async with flushing:  # a flush between publishing and writing state completes first

@@ -123,6 +123,7 @@ class Supervisor:
     restarts: dict[str, int] = field(default_factory=dict)
     _argv: dict[str, list[str]] = field(default_factory=dict)
     _next_start: dict[str, float] = field(default_factory=dict)
+    _env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def start(self, wait_sink: bool = True) -> Config:
         state = Path(self.cfg.state_dir)
@@ -152,17 +153,19 @@ class Supervisor:
         self._argv[name] = args
         log_file = open(Path(self.cfg.state_dir) / "logs" / f"{name}.log", "ab")  # noqa: SIM115
         cmd = [sys.executable, "-m", "pipeline.cli", "--config-json", str(self.config_path), *args]
-        env = ({**os.environ, **self.worker_env}
-               if self.worker_env and name.startswith("worker") else None)
+        extra = self._env.get(name, self.worker_env if name.startswith("worker") else {})
+        env = {**os.environ, **extra} if extra else None
         self.procs[name] = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                                             preexec_fn=_die_with_parent, env=env)
 
-    def add_worker(self) -> str:
-        """Start one more worker (it joins the consumer group); returns its name."""
+    def add_worker(self, env: dict[str, str] | None = None) -> str:
+        """Start one more worker (it joins the consumer group), with ``env`` added to its
+        environment instead of ``worker_env``; returns its name."""
         index = 0
         while f"worker-{index}" in self.procs or f"worker-{index}" in self._argv:
             index += 1
         name = f"worker-{index}"
+        self._env[name] = dict(env or {})
         self._spawn(name, ["worker", "--index", str(index)])
         return name
 

@@ -228,22 +228,24 @@ def assert_identical(got: Result, want: Result) -> None:
             assert not diff, (table, {k: r[k] for k in TABLES[table][0].split(", ")}, diff)
 
 
-_BASELINE: dict[str, Any] = {}
-
-
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, list[Any], dict]:
-    """The uninterrupted run (one per session, shared with test_rebalance)."""
-    if "result" not in _BASELINE:
-        events = synthetic_events()
-        expected = expected_counts(settings(Path("/nonexistent")), events)
-        result = run_pipeline(tmp_path_factory.mktemp("uninterrupted"), events, expected)
-        # what makes the comparisons worth something
-        assert expected["alerts"] >= 2 and any(r["finding"] for r in result.tables[
-            "drift_results"]) and not all(r["bh_rejected"] for r in result.tables[
-                "drift_results"])
-        assert sorted(result.alert_ids) == sorted(r["alert_id"] for r in result.tables["alerts"])
-        _BASELINE.update(result=result, events=events, expected=expected)
-    return _BASELINE["result"], _BASELINE["events"], _BASELINE["expected"]
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory
+                  ) -> tuple[Result, list[dict[str, Any]], dict[str, int]]:
+    """The uninterrupted run: once per session (kept in the session's temporary directory,
+    shared with test_rebalance)."""
+    saved = tmp_path_factory.getbasetemp() / "uninterrupted.json"
+    events = synthetic_events()
+    expected = expected_counts(settings(Path("/nonexistent")), events)
+    if saved.exists():
+        return Result(**orjson.loads(saved.read_bytes())), events, expected
+    result = run_pipeline(tmp_path_factory.mktemp("uninterrupted"), events, expected)
+    # what makes the comparisons worth something: alerts, findings, BH decisions both ways
+    drift = result.tables["drift_results"]
+    assert len(result.tables["alerts"]) >= 4 and {r["level"] for r in drift} >= {
+        "context", "cohort"}
+    assert any(r["finding"] for r in drift) and not all(r["bh_rejected"] for r in drift)
+    assert sorted(result.alert_ids) == sorted(r["alert_id"] for r in result.tables["alerts"])
+    saved.write_bytes(orjson.dumps(result.__dict__))
+    return result, events, expected
 
 
 def fired(result: Result, faults: str) -> None:
