@@ -34,6 +34,7 @@ import logging
 import os
 import signal
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +159,10 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
     state = app.Table("state", partitions=cfg.partitions, key_type=str, value_type=bytes)
 
     buffers: dict[int, list[Any]] = defaultdict(list)
-    flushing = asyncio.Lock()  # a rebalance waits for the flush in progress
+    # a rebalance or a stop waits for the flush in progress (it must not be cut between
+    # publishing its outputs and writing its state, nor write state for a revoked partition)
+    flushing = asyncio.Lock()
+    stopping = asyncio.Event()
     caches: dict[int, dict[str, Any]] = defaultdict(dict)  # decoded state per partition
     wall: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"first_buffered": 0.0, "last_event": time.monotonic(), "tick_pending": False,
@@ -208,10 +212,12 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                        None if control is None else bytes(control))
 
     async def flush(partition: int) -> None:
-        events = buffers.pop(partition, [])
-        if not events:
-            return
         async with flushing:
+            if stopping.is_set():
+                return  # unacknowledged: replayed by the partition's next owner
+            events = buffers.pop(partition, [])  # none if a rebalance took the partition
+            if not events:
+                return
             proc = Processor(cfg, partition, get, caches[partition])
             outputs = proc.process([message(e) for e in events], now_ms=int(time.time() * 1000))
             sent = publish(outputs, key=f"p{partition}".encode())
@@ -300,18 +306,36 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        async with flushing:  # a flush between publishing and writing state completes first
+        async with flushing:  # after the flush in progress, and its state on the broker
             await app.producer.flush()
-        for tp in revoked:
-            if tp.topic == cfg.topics.input:
-                buffers.pop(tp.partition, None)  # unacknowledged: the new owner replays them
-                wall.pop(tp.partition, None)
-                caches.pop(tp.partition, None)
+            for tp in revoked:
+                if tp.topic == cfg.topics.input:
+                    buffers.pop(tp.partition, None)  # unacknowledged: the new owner replays
+                    wall.pop(tp.partition, None)
+                    caches.pop(tp.partition, None)
 
+    async def quiesce() -> None:
+        """Before the worker stops: finish the flush in progress and start no other."""
+        stopping.set()
+        async with flushing:
+            await app.producer.flush()
+
+    _QUIESCE[app] = quiesce
     return app
+
+
+_QUIESCE: weakref.WeakKeyDictionary[faust.App, Any] = weakref.WeakKeyDictionary()
+
+
+class _Worker(faust.Worker):
+    async def on_stop(self) -> None:
+        quiesce = _QUIESCE.get(self.app)
+        if quiesce is not None:
+            await quiesce()
+        await super().on_stop()
 
 
 def run_worker(cfg: Config, worker_index: int = 0, loglevel: str = "WARNING") -> None:
     app = build_app(cfg, worker_index)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
