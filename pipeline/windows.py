@@ -306,8 +306,9 @@ class Processor:
     """Applies one partition's messages to the state store and collects the outputs.
 
     ``get(key)`` returns a stored value or ``None``; after :meth:`process` the dirty values
-    are in :attr:`writes` (key -> value, ``None`` = delete) and must be written before the
-    source offsets are acknowledged. ``cache`` may be shared across calls by the owner of the
+    are in :attr:`writes` (key -> value, ``None`` = delete), in the order they must be
+    written: after the returned outputs have been delivered, and before the source offsets
+    are acknowledged. ``cache`` may be shared across calls by the owner of the
     partition (decoded values, kept in step with the writes).
     """
 
