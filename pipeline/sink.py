@@ -367,7 +367,9 @@ class Sink:
             asked = self._room_messages()
             got = self._fetch(consumer, asked, min(wait, flush) if wait > 0 else flush)
         else:
-            self._sync_pause(consumer)
+            self._resume(consumer)  # e.g. a rebalance took the buffered partitions away
+            if self.paused:
+                self._sync_pause(consumer)
             self._add(consumer, self._good(consumer.consume(num_messages=1, timeout=0)))
         wait = self._backoff_left()
         if wait > 0:
@@ -474,8 +476,8 @@ class Sink:
         are in; on connection trouble, keep the batch and schedule a retry."""
         while self.buffer:
             batch = self._next_batch()
-            self._fault("buffer_nonempty")
-            if self.batch_rows is None:
+            if self.batch_rows is None:  # a new batch (not a retry)
+                self._fault("buffer_nonempty")
                 self.batch_rows = self.prepare_batch(batch)
             try:
                 self.write_batch(batch, self.batch_rows, self.batch_done)
