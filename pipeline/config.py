@@ -96,8 +96,9 @@ class Config:
     # consumed but unwritten messages the sink holds (value + key bytes); when the next one would
     # not fit, the sink pauses its consumer until writes succeed again
     sink_buffer_bytes: int = 32 * 1024 * 1024
-    # test-only fault injection, off by default: comma-separated "<role>:<point>:<n>" (e.g.
-    # "sink:buffer_nonempty:2"); each point SIGKILLs its process once per state_dir
+    # test-only fault injection, off by default: the sink's "sink:<point>:<n>" entries of a
+    # comma-separated list (POSTWATCH_FAULT, also read from the sink's and the workers' own
+    # environment); each point SIGKILLs its process once per state_dir
     fault: str = ""
     query_port: int = 0  # 0 = pick a free loopback port
     topics: Topics = field(default_factory=Topics)

@@ -162,17 +162,29 @@ def message_bytes(msg: Message) -> int:
     return len(msg.value() or b"") + len(msg.key() or b"")
 
 
-def parse_faults(spec: str, role: str) -> dict[str, int]:
-    """Test-only fault points of one role: ``"sink:buffer_nonempty:2,worker:x:1"`` gives
-    ``{"buffer_nonempty": 2}`` for ``role="sink"``."""
+FAULT_ENV = "POSTWATCH_FAULT"
+SINK_FAULT_POINTS = ("buffer_nonempty", "after_insert")
+
+
+def parse_faults(spec: str, role: str = "sink") -> dict[str, int]:
+    """Test-only fault points of one role, ``<role>:<point>:<n>`` separated by commas; other
+    roles' entries (the worker's have their own form) are ignored: ``"sink:after_insert:2,
+    worker:alert@1:3"`` gives ``{"after_insert": 2}``."""
     points: dict[str, int] = {}
     for part in (p.strip() for p in spec.split(",")):
-        if not part:
+        if not part.startswith(role + ":"):
             continue
-        r, point, n = part.split(":")
-        if r == role:
-            points[point] = int(n)
+        fields = part.split(":")
+        if len(fields) != 3 or fields[1] not in SINK_FAULT_POINTS or not fields[2].isdigit():
+            raise ValueError(f"bad fault {part!r}: {role}:<point>:<n>, point one of "
+                             f"{', '.join(SINK_FAULT_POINTS)}")
+        points[fields[1]] = int(fields[2])
     return points
+
+
+def fault_marker(state_dir: str, spec: str) -> Path:
+    """The file whose existence says a fault point has fired (the worker's form)."""
+    return Path(state_dir) / f"fault-fired-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
 
 
 class Sink:
@@ -221,7 +233,8 @@ class Sink:
         self.batches_committed = 0
         self._paused_parts: set[tuple[str, int]] = set()
         self._max_message = 0  # largest message seen: sizes each consume to the buffer's room
-        self._faults = parse_faults(cfg.fault, "sink")
+        # the setting, or the variable in this process's environment (as the worker reads it)
+        self._faults = parse_faults(f"{cfg.fault},{os.environ.get(FAULT_ENV, '')}")
         self._fault_counts: dict[str, int] = defaultdict(int)
 
     # -- writing ---------------------------------------------------------------------------
@@ -524,20 +537,29 @@ class Sink:
         self._paused_parts -= gone
 
     def _fault(self, point: str) -> None:
-        """Test-only: SIGKILL this process the n-th time ``point`` is reached (``fault``
-        setting, ``sink:<point>:<n>``), once per state directory."""
+        """Test-only: SIGKILL this process the n-th time ``point`` is reached in it (``fault``
+        setting or ``POSTWATCH_FAULT``: ``sink:<point>:<n>``), once per state directory (a
+        marker file ``fault-fired-*`` there, as for the worker's fault points).
+
+        ``buffer_nonempty``: a new batch is about to be written (it, and whatever is buffered
+        behind it, is consumed but neither written nor committed); ``after_insert``: a batch's
+        rows are written, its offsets not yet committed."""
         n = self._faults.get(point)
         if n is None:
             return
         self._fault_counts[point] += 1
         if self._fault_counts[point] != n:
             return
-        marker = Path(self.cfg.state_dir) / "faults" / f"sink-{point}-{n}.fired"
-        if marker.exists():
-            return
+        spec = f"sink:{point}:{n}"
+        marker = fault_marker(self.cfg.state_dir, spec)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{len(self.buffer)} messages, {self.buffer_bytes} bytes buffered\n")
-        log.critical("fault injection: SIGKILL at %s #%d with %d messages buffered", point, n,
+        try:
+            with open(marker, "x") as fh:  # once, across restarts
+                fh.write(f"{spec}: {len(self.buffer)} messages, {self.buffer_bytes} bytes "
+                         f"buffered\n")
+        except FileExistsError:
+            return
+        log.critical("fault injection: SIGKILL at %s with %d messages buffered", spec,
                      len(self.buffer))
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -28,7 +28,7 @@ import pytest
 from pipeline.publish import publish
 from pipeline.query import SinkQuery
 from pipeline.runtime import Supervisor
-from pipeline.sink import committed_offsets, end_offsets, sink_info_path
+from pipeline.sink import committed_offsets, end_offsets, fault_marker, sink_info_path
 from tests.conftest import make_config
 from tests.pipeline.test_sink_outage import KEYS, PLAN, W, plan_events, read_topic, worker_outputs
 
@@ -49,7 +49,7 @@ def test_sink_killed_with_a_full_buffer_and_after_an_insert_lands_every_row_once
                       idle_timeout_seconds=1000.0, sink_batch_rows=4,
                       sink_buffer_bytes=256 * 1024,
                       fault=",".join(f"sink:{p}:{n}" for p, n in FAULTS))
-    markers = [Path(cfg.state_dir) / "faults" / f"sink-{p}-{n}.fired" for p, n in FAULTS]
+    markers = [fault_marker(cfg.state_dir, f"sink:{p}:{n}") for p, n in FAULTS]
     now = int(time.time() * 1000)
     start = now - now % W - (len(PLAN) + 5) * W
     events = plan_events(start)
@@ -72,7 +72,7 @@ def test_sink_killed_with_a_full_buffer_and_after_an_insert_lands_every_row_once
         assert done, f"not drained; markers {[m.exists() for m in markers]}"
         assert sup.restarts.get("sink") == 2  # one restart per fault, each fired once
         # each kill left consumed, uncommitted messages behind
-        assert all(int(m.read_text().split()[0]) > 0 for m in markers)
+        assert all(int(m.read_text().split(": ")[1].split()[0]) > 0 for m in markers)
         info = orjson.loads(sink_info_path(c).read_bytes())
         assert info["pid"] == sup.procs["sink"].pid  # the query goes to the live sink
         q = SinkQuery.for_config(c)

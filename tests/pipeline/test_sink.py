@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 SCRIPT = r'''
@@ -48,3 +50,14 @@ def test_unwritable_rows_are_set_aside_and_the_rest_lands_once(tmp_path: Path) -
     lines = res.stdout.strip().splitlines()
     assert lines[-2] == "[[5, 15]]"
     assert lines[-1] == "[['segment_windows', 2]]"  # set aside on each attempt, never lost
+
+
+def test_sink_fault_points_are_read_from_a_spec_shared_with_the_worker() -> None:
+    from pipeline.sink import parse_faults
+
+    assert parse_faults("") == {}
+    assert parse_faults("worker:alert@1:3,sink:after_insert:2, sink:buffer_nonempty:5") == {
+        "after_insert": 2, "buffer_nonempty": 5}
+    for bad in ("sink:after_insert", "sink:elsewhere:1", "sink:after_insert:x"):
+        with pytest.raises(ValueError, match="sink:<point>:<n>"):
+            parse_faults(bad)
