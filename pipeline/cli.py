@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,28 @@ def _running(cfg: Config) -> Config:
             "no running `postwatch up` found (missing "
             f"{path}); start one or pass --broker kafka://host:port")
     return Config.from_json(path.read_bytes())
+
+
+@contextlib.contextmanager
+def _exclusive(cfg: Config) -> Iterator[None]:
+    """One `up` or `demo` per state directory: a second one would overwrite the first's
+    runtime files. The lock is the kernel's (flock), so a killed process releases it."""
+    state = Path(cfg.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "up.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            raise click.ClickException(
+                f"another postwatch up/demo (pid {pid}) is running with state dir {state}; "
+                "stop it or pass another --state-dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -85,9 +110,15 @@ def main(ctx: click.Context, config_file: str | None, config_json: str | None,
 @click.pass_context
 def up(ctx: click.Context, workers: int | None) -> None:
     """Start the broker (embedded), the workers and the sink; Ctrl-C stops everything."""
-    from pipeline.runtime import Supervisor
 
     cfg = _config(ctx, workers=workers)
+    with _exclusive(cfg):
+        _up(cfg)
+
+
+def _up(cfg: Config) -> None:
+    from pipeline.runtime import Supervisor
+
     sup = Supervisor(cfg)
     stopping = False
 
@@ -209,8 +240,9 @@ def demo(ctx: click.Context, data_dir: str | None, seed: int, minutes: int, rate
     base = load_config(obj.get("config_file"), overrides={**obj["overrides"], "workers": workers})
     cfg = base.with_(**{k: v for k, v in defaults.items()
                         if getattr(base, k) == getattr(Config(), k)})
-    summary = run_demo(cfg, _data_dir(data_dir), seed=seed, minutes=minutes,
-                       per_segment_per_minute=rate, progress=not no_progress)
+    with _exclusive(cfg):
+        summary = run_demo(cfg, _data_dir(data_dir), seed=seed, minutes=minutes,
+                           per_segment_per_minute=rate, progress=not no_progress)
     click.echo(format_summary(summary))
     if summary_json:
         Path(summary_json).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
@@ -365,10 +397,20 @@ def evaluate_file(ctx: click.Context, file: str, jobs: int, no_user_model: bool)
     Writes one JSON line per valid event to stdout (event_id, refusal, refusal_score,
     over_refusal, jailbreak_score, harmful_request_score, harmful_output_score, pii kinds of
     input and output, truncated); invalid lines are reported on stderr with their line
-    number and reason code, and skipped."""
+    number and reason code, and skipped (the exit status is then 1)."""
     from pipeline.offline import evaluate_lines
+    from pipeline.windows import OUTPUT_MODEL_FILE, user_output_model
 
     cfg = _config(ctx)
+    model_path = Path(cfg.state_dir) / OUTPUT_MODEL_FILE
+    if no_user_model or not model_path.exists():
+        click.echo("harmful_output_score: built-in detector", err=True)
+    elif (model := user_output_model(cfg.state_dir)) is None:
+        click.echo(f"harmful_output_score: built-in detector ({model_path} cannot be read; "
+                   "retrain it with `postwatch evaluator train`)", err=True)
+    else:
+        click.echo(f"harmful_output_score: user-trained model {model_path} "
+                   f"(sha256 {model.params_sha256()[:16]})", err=True)
     stream = click.get_binary_stream("stdin") if file == "-" else open(file, "rb")  # noqa: SIM115
     out = click.get_binary_stream("stdout")
     with stream:
@@ -379,11 +421,16 @@ def evaluate_file(ctx: click.Context, file: str, jobs: int, no_user_model: bool)
     out.flush()
     click.echo(f"evaluated {stats['evaluated']} events; {stats['rejected']} lines rejected",
                err=True)
+    if stats["rejected"]:
+        ctx.exit(1)
 
 
 @main.group()
 def evaluator() -> None:
     """User-trained evaluators (kept in the state directory, never in the repository)."""
+
+
+MIN_LABELS_PER_CLASS = 10
 
 
 @evaluator.command()
@@ -402,15 +449,20 @@ def train(ctx: click.Context, file: str, seed: int) -> None:
     cfg = _config(ctx)
     try:
         records = read_labeled_jsonl(file)
-        model = fit(records, seed=seed)
     except (LabeledDataError, ValueError) as e:
         raise click.ClickException(str(e)) from e
+    positives = sum(1 for _, label in records if label)
+    if min(positives, len(records) - positives) < MIN_LABELS_PER_CLASS:
+        raise click.ClickException(
+            f"{file}: {positives} harmful and {len(records) - positives} harmless texts; "
+            f"at least {MIN_LABELS_PER_CLASS} of each are needed to train")
+    model = fit(records, seed=seed)
     path = Path(cfg.state_dir) / OUTPUT_MODEL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    replaced = path.exists()
     digest = model.save(path)
-    positives = sum(1 for _, label in records if label)
-    click.echo(f"trained on {len(records)} texts ({positives} harmful); saved {path} "
-               f"(sha256 {digest[:16]})")
+    click.echo(f"trained on {len(records)} texts ({positives} harmful); "
+               f"{'replaced' if replaced else 'saved'} {path} (sha256 {digest[:16]})")
 
 
 if __name__ == "__main__":

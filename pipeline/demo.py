@@ -177,7 +177,9 @@ def format_summary(s: dict[str, Any]) -> str:
         f"duplicates dropped    {s['events_duplicate_dropped']}",
         f"late events           {s['events_late']}",
         f"windows written       {s['windows_written']} ({s['context_windows']} context-level)",
-        f"alerts                {len(s['alerts'])}",
+        f"alerts                {len(s['alerts'])} notifications "
+        f"({sum(a['status'] == 'firing' for a in s['alerts'])} firing, "
+        f"{sum(a['status'] == 'resolved' for a in s['alerts'])} resolved)",
         f"store                 {s['store']}",
         "",
         f"{'segment':<38}{'kind':<20}{'onset':>6}{'alerts':>8}{'delay':>7}  metrics",

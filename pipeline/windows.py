@@ -205,8 +205,15 @@ def user_output_model(state_dir: str) -> TextClassifier | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_model(path: str, _stamp: int) -> TextClassifier:
-    return load_classifier(path)
+def _load_model(path: str, _stamp: int) -> TextClassifier | None:
+    """The model, or None (with one warning per file version) when the file cannot be read:
+    a broken model must not stop monitoring, the built-in score takes over."""
+    try:
+        return load_classifier(path)
+    except (OSError, ValueError) as e:
+        log.warning("ignoring the harmful-output model %s (%s); using the built-in score",
+                    path, str(e)[:200])
+        return None
 
 
 def new_context() -> dict[str, Any]:
@@ -947,7 +954,10 @@ class Processor:
             "alert_id": stable_id(dedup, row["window_start"]),
             "dedup_key": dedup,
             "status": status,
-            "severity": alerting.severity(ratio, risk, base in CRITICAL_METRICS),
+            # a critical metric is critical when it rises; a drop is reported at its
+            # effect's own severity
+            "severity": alerting.severity(ratio, risk,
+                                          base in CRITICAL_METRICS and direction == "up"),
             "detector": t.kind,
             "detector_version": detectors.__version__,
             "config_hash": self.cfg.judge_hash(),

@@ -37,7 +37,7 @@ def test_evaluate_writes_one_line_per_valid_event_in_order(tmp_path: Path) -> No
     ])
     res = CliRunner().invoke(main, ["--state-dir", str(tmp_path / "state"), "evaluate",
                                     str(f), "--jobs", "1"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # lines were rejected
     out = [orjson.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     assert [o["event_id"] for o in out] == ["e1", "e2", "e3"]
     assert (out[0]["refusal"], out[0]["over_refusal"]) == (True, True)
@@ -92,3 +92,42 @@ def test_a_bad_labeled_file_is_refused_with_its_line(tmp_path: Path) -> None:
     assert res.exit_code != 0
     assert "labels.jsonl:2: label must be" in res.output
     assert not (tmp_path / "s" / OUTPUT_MODEL_FILE).exists()
+
+
+def test_an_unreadable_model_falls_back_to_the_built_in_score(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / OUTPUT_MODEL_FILE).parent.mkdir(parents=True)
+    (state / OUTPUT_MODEL_FILE).write_text("garbage")
+    assert user_output_model(str(state)) is None  # the worker keeps going on the built-in
+    g = _write(tmp_path / "in.jsonl", [_event(1, "hi", "Here is a banana bread recipe.")])
+    res = CliRunner().invoke(main, ["--state-dir", str(state), "evaluate", str(g),
+                                    "--jobs", "1"])
+    assert res.exit_code == 0
+    assert "built-in detector" in res.stderr and "cannot be read" in res.stderr
+    assert orjson.loads(res.stdout.splitlines()[0])["harmful_output_score"] < 0.5
+
+
+def test_training_needs_enough_examples_of_each_class(tmp_path: Path) -> None:
+    lines = [orjson.dumps({"text": f"t{i}", "label": i < 3}) for i in range(40)]
+    f = _write(tmp_path / "labels.jsonl", lines)
+    res = CliRunner().invoke(main, ["--state-dir", str(tmp_path / "s"), "evaluator", "train",
+                                    str(f)])
+    assert res.exit_code != 0
+    assert "3 harmful and 37 harmless" in res.output
+    assert not (tmp_path / "s" / OUTPUT_MODEL_FILE).exists()
+
+
+def test_a_second_up_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+    import click
+    import pytest
+
+    from pipeline.cli import _exclusive  # the lock `up` and `demo` take
+    from pipeline.config import Config
+
+    cfg = Config(state_dir=str(tmp_path / "state"))
+    with (_exclusive(cfg),
+          pytest.raises(click.ClickException, match="another postwatch up/demo"),
+          _exclusive(cfg)):
+        pass
+    with _exclusive(cfg):  # released when the first one ends
+        pass
