@@ -33,6 +33,7 @@ import hashlib
 import logging
 import os
 import signal
+import ssl
 import time
 import weakref
 from collections import defaultdict
@@ -42,8 +43,10 @@ from typing import Any
 
 import faust
 import orjson
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
 from pipeline.config import Config
+from pipeline.metrics import WorkerMetrics, open_windows, serve_metrics
 from pipeline.windows import CONTROL_HEADER, Message, Processor, encode_state, meta_key
 
 log = logging.getLogger("postwatch.worker")
@@ -125,6 +128,24 @@ def chunk_records(records: list[dict[str, Any]], limit: int = OUTPUT_CHUNK_BYTES
     return chunks
 
 
+def broker_credentials(cfg: Config) -> Any:
+    """Faust's ``broker_credentials`` for the configured Kafka security (None: plaintext)."""
+    protocol = cfg.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH,
+                                             cafile=cfg.kafka_ssl_cafile or None)
+        if cfg.kafka_ssl_certfile:
+            context.load_cert_chain(cfg.kafka_ssl_certfile, keyfile=cfg.kafka_ssl_keyfile)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(username=cfg.kafka_sasl_username,
+                                 password=cfg.kafka_sasl_password, ssl_context=context,
+                                 mechanism=cfg.kafka_sasl_mechanism)
+
+
 def faust_settings(cfg: Config, worker_index: int) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "broker": cfg.broker,
@@ -140,7 +161,18 @@ def faust_settings(cfg: Config, worker_index: int) -> dict[str, Any]:
         # which cannot happen while the rebalance holds the stream. Unacknowledged events
         # are replayed by the next owner; the flush in progress is waited for (on_revoked).
         "stream_wait_empty": False,
+        # the producer (see README, "Producer settings"): acks from all in-sync replicas,
+        # a short linger, batches that hold one 512 KiB result chunk, cheap compression; the
+        # partitioner stays aiokafka's default, murmur2 like the Java client
+        "producer_acks": -1,
+        "producer_linger": cfg.producer_linger_ms / 1000,
+        "producer_max_batch_size": cfg.producer_batch_bytes,
+        "producer_compression_type": (None if cfg.producer_compression == "none"
+                                      else cfg.producer_compression),
     }
+    credentials = broker_credentials(cfg)
+    if credentials is not None:
+        settings["broker_credentials"] = credentials
     for name in ("broker_session_timeout", "broker_heartbeat_interval", "broker_rebalance_timeout"):
         value = getattr(cfg, name)
         if value is not None:
@@ -148,8 +180,30 @@ def faust_settings(cfg: Config, worker_index: int) -> dict[str, Any]:
     return settings
 
 
-def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
-    app = faust.App(cfg.app_id, **faust_settings(cfg, worker_index))
+class IdempotentProducer(AIOKafkaProducer):
+    """Faust's aiokafka producer with ``enable_idempotence`` (Faust sets it only inside
+    transactions): a retried produce request is not written twice, so a broker hiccup cannot
+    put one alert on ``anomalies`` twice."""
+
+    def _settings_extra(self) -> Any:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class App(faust.App):
+    idempotent = True
+
+    def _new_producer(self) -> Any:
+        if not self.idempotent:
+            return super()._new_producer()
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
+def build_app(cfg: Config, worker_index: int = 0,
+              metrics: WorkerMetrics | None = None) -> faust.App:
+    app = App(cfg.app_id, **faust_settings(cfg, worker_index))
+    app.idempotent = cfg.producer_idempotence
+    metrics = metrics if metrics is not None else WorkerMetrics()
+    _METRICS[app] = metrics
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw", "partitions": cfg.partitions}
     source = app.topic(cfg.topics.input, **raw)
@@ -164,6 +218,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
     flushing = asyncio.Lock()
     stopping = asyncio.Event()
     caches: dict[int, dict[str, Any]] = defaultdict(dict)  # decoded state per partition
+    applied_next: dict[int, int] = {}  # per partition: the next input offset to apply (lag)
     wall: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"first_buffered": 0.0, "last_event": time.monotonic(), "tick_pending": False,
                  "last_idle_tick": 0.0})
@@ -218,6 +273,10 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
             events = buffers.pop(partition, [])  # none if a rebalance took the partition
             if not events:
                 return
+            started = time.perf_counter()
+            mk = meta_key(partition)
+            before = caches[partition].get(mk) or get(mk)
+            counts_before = dict(before["counts"]) if before else {}
             proc = Processor(cfg, partition, get, caches[partition])
             outputs = proc.process([message(e) for e in events], now_ms=int(time.time() * 1000))
             sent = publish(outputs, key=f"p{partition}".encode())
@@ -236,6 +295,40 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
             for e in events:
                 e.ack()
             wall[partition]["tick_pending"] = False
+            applied_next[partition] = events[-1].message.offset + 1
+            metrics.observe_batch(sum(1 for e in events if not is_control(e)), outputs,
+                                  counts_before, meta["counts"] if meta else {},
+                                  time.perf_counter() - started)
+            metrics.windows_open.labels(str(partition)).set(open_windows(
+                meta, lambda key: segment_state(partition, key)))
+            update_lag()
+
+    def segment_state(partition: int, key: str) -> Any:
+        cache = caches[partition]
+        if key not in cache:  # not touched since this worker took the partition
+            value = get(key)
+            if value is None:
+                return None
+            cache[key] = value  # as the processor would load it
+        return cache[key]
+
+    def is_control(e: Any) -> bool:
+        return bool(e.headers and CONTROL_HEADER in e.headers)
+
+    def update_lag() -> None:
+        """Per input partition: its end offset minus the next offset to apply."""
+        consumer = app.consumer
+        for tp in list(consumer.assignment()):
+            if tp.topic != cfg.topics.input:
+                continue
+            end = consumer.highwater(tp)
+            nxt = applied_next.get(tp.partition)
+            if nxt is None:  # nothing applied since the assignment: from the group's commit
+                # (Faust keeps it per partition; None when the group never committed: then
+                # everything up to the end is unapplied, nothing on an empty partition)
+                nxt = getattr(consumer, "_committed_offset", {}).get(tp) or 0
+            if end is not None and end >= 0 and nxt is not None:
+                metrics.lag.labels(str(tp.partition)).set(max(0, end - nxt))
 
     async def _crash(fault: Fault, partition: int) -> None:
         await app.producer.flush()  # the state values above are on the broker
@@ -249,7 +342,8 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
         try:
             async for event in stream.noack().events():
                 p = event.message.partition
-                control = bool(event.headers and CONTROL_HEADER in event.headers)
+                control = is_control(event)
+                applied_next.setdefault(p, event.message.offset)
                 buf = buffers[p]
                 if not buf:
                     wall[p]["first_buffered"] = time.monotonic()
@@ -271,6 +365,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
         message on the partition itself: 'flush' for a waiting batch, 'idle' to close the
         windows of a silent partition. Both are replayed deterministically after a crash."""
         now = time.monotonic()
+        update_lag()
         for tp in list(app.consumer.assignment()):
             if tp.topic != cfg.topics.input:
                 continue
@@ -313,6 +408,8 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
                     buffers.pop(tp.partition, None)  # unacknowledged: the new owner replays
                     wall.pop(tp.partition, None)
                     caches.pop(tp.partition, None)
+                    applied_next.pop(tp.partition, None)
+                    metrics.forget_partition(tp.partition)
 
     async def quiesce() -> None:
         """Before the worker stops: finish the flush in progress and start no other."""
@@ -325,6 +422,7 @@ def build_app(cfg: Config, worker_index: int = 0) -> faust.App:
 
 
 _QUIESCE: weakref.WeakKeyDictionary[faust.App, Any] = weakref.WeakKeyDictionary()
+_METRICS: weakref.WeakKeyDictionary[faust.App, WorkerMetrics] = weakref.WeakKeyDictionary()
 
 
 class _Worker(faust.Worker):
@@ -337,5 +435,9 @@ class _Worker(faust.Worker):
 
 def run_worker(cfg: Config, worker_index: int = 0, loglevel: str = "WARNING") -> None:
     app = build_app(cfg, worker_index)
+    if cfg.metrics_port:
+        port = cfg.metrics_port + worker_index
+        serve_metrics(_METRICS[app].registry, cfg.metrics_host, port)
+        log.warning("metrics on http://%s:%d/metrics", cfg.metrics_host, port)
     worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -353,11 +353,10 @@ def tail(ctx: click.Context, from_beginning: bool, max_alerts: int, timeout: flo
     """Print alerts from the anomalies topic as JSON lines."""
     from confluent_kafka import Consumer
 
-    from pipeline.sink import bootstrap
 
     cfg = _running(_config(ctx))
     consumer = Consumer({
-        "bootstrap.servers": bootstrap(cfg.broker),
+        **cfg.kafka_client_config(),  # bootstrap servers and SASL/TLS
         "group.id": f"{cfg.app_id}-alerts-tail-{os.getpid()}",
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "enable.auto.commit": False,

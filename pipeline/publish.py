@@ -10,12 +10,11 @@ from confluent_kafka import Producer
 from tqdm import tqdm
 
 from pipeline.config import Config
-from pipeline.sink import bootstrap
 
 
 def make_producer(cfg: Config) -> Producer:
     return Producer({
-        "bootstrap.servers": bootstrap(cfg.broker),
+        **cfg.kafka_client_config(),  # bootstrap servers and SASL/TLS
         "partitioner": "murmur2_random",  # same partition as Faust/Java for the same key
         "enable.idempotence": True,
         "linger.ms": 20,

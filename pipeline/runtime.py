@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pipeline.config import Config
-from pipeline.sink import bootstrap, sink_info_path
+from pipeline.sink import sink_info_path
 
 log = logging.getLogger("postwatch.runtime")
 
@@ -88,7 +88,7 @@ def ensure_topics(cfg: Config, timeout: float = 30.0, input_max_bytes: int | Non
     ``input_max_bytes`` raises the input topic's ``max.message.bytes`` (the embedded profile
     does, so that a value over the pipeline's own ``max_event_bytes`` reaches the worker and
     is dead-lettered with a reason instead of being refused at the producer)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap(cfg.broker)})
+    admin = AdminClient(cfg.kafka_client_config())
     names = [cfg.topics.input, *cfg.topics.outputs()]
     deadline = time.monotonic() + timeout
     while True:

@@ -86,7 +86,7 @@ def connect(cfg: Config, create: bool = True) -> Any:
     dsn = cfg.clickhouse_dsn()
     if dsn.startswith("chdb:") and create:
         Path(cfg.store).mkdir(parents=True, exist_ok=True)
-    return clickhouse_connect.get_client(dsn=dsn)
+    return clickhouse_connect.get_client(dsn=dsn, **cfg.clickhouse_options())
 
 
 def migrate(client: Any, database: str) -> list[str]:
@@ -337,7 +337,7 @@ class Sink:
         session = self.cfg.broker_session_timeout or 10.0  # a restarted sink waits this out
         heartbeat = self.cfg.broker_heartbeat_interval or 1.0
         return Consumer({
-            "bootstrap.servers": bootstrap(self.cfg.broker),
+            **self.cfg.kafka_client_config(),  # bootstrap servers and SASL/TLS
             "group.id": f"{self.cfg.app_id}-sink",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -670,6 +670,10 @@ def sink_info_path(cfg: Config) -> Path:
 def run_sink(cfg: Config) -> None:
     sink = Sink(cfg)
     server = serve_queries(sink, cfg.query_port)
+    if cfg.sink_metrics_port:
+        from pipeline.metrics import serve_metrics, sink_registry
+
+        serve_metrics(sink_registry(sink), cfg.metrics_host, cfg.sink_metrics_port)
     info = sink_info_path(cfg) if cfg.embedded_store() else None
 
     def _stop(*_: Any) -> None:
