@@ -55,8 +55,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.judge import JudgeConfig, JudgeItem, judge
+from detectors.judge import JudgeConfig, JudgeItem, interim_judge, judge, look_number
 from detectors.reference import ReferenceState
+from detectors.scan import TailScan, scan_tests
 from detectors.summary import WindowSummary
 
 warnings.filterwarnings("ignore")
@@ -186,26 +187,46 @@ def _add(summary: WindowSummary, kind: str, e) -> None:
         summary.add({}, {}, {}, e)
 
 
-def run_postwatch(events: list, kind: str, w: int) -> tuple[list[int], int, float]:
-    """Alarm positions (end index of each window with a finding), windows judged, seconds."""
+def _scan_view(kind: str, e) -> tuple[dict, dict]:
+    return ({"flag": bool(e)}, {}) if kind == "flag" else ({}, {"x": float(e)})
+
+
+def run_postwatch(events: list, kind: str, w: int, interim: bool = True
+                  ) -> tuple[list[int], int, float]:
+    """Alarm positions (the event at which a window first had a finding: the tail scan at a
+    chunk of 32 events, for rates and numeric values, an interim look at ``32 * 2**j``
+    events, else its close), windows judged, seconds. As in the pipeline, only a finding at
+    the close keeps a window out of the reference. ``interim=False``: close only."""
     cfg = JudgeConfig()
     ref = ReferenceState(BLOCK_WINDOWS, BLOCKS)
     cache_key, cache = None, None
     alarms, judged = [], 0
+    scan = TailScan() if interim and kind in ("flag", "numeric") else None
     t0 = time.perf_counter()
     for start in range(0, len(events) - w + 1, w):
-        s = WindowSummary()
-        for e in events[start:start + w]:
-            _add(s, kind, e)
         key = (len(ref.full), id(ref.full[-1]) if ref.full else None)
         if key != cache_key:  # the reference only moves when a block completes
             cache_key, cache = key, ref.reference()
+        s = WindowSummary()
+        alarm = None
+        for i, e in enumerate(events[start:start + w], 1):
+            _add(s, kind, e)
+            if scan is not None and scan.add(*_scan_view(kind, e)) and alarm is None and any(
+                    v.finding for v in scan_tests(scan, cache, cfg)):
+                alarm = start + i
+            look = look_number(i) if interim and i < w and alarm is None else None
+            if look is not None and any(
+                    v.finding for v in interim_judge(
+                        [JudgeItem(("bench", "*", "*"), start, s, cache, None)], cfg, look)):
+                alarm = start + i
         verdicts = judge([JudgeItem(("bench", "*", "*"), start, s, cache, None)], cfg)
         judged += bool(verdicts)
         found = any(v.finding for v in verdicts)
-        if found:
-            alarms.append(start + w)
-        else:
+        if found and alarm is None:
+            alarm = start + w
+        if alarm is not None:
+            alarms.append(alarm)
+        if not found:
             ref.add_window(s)
     return alarms, judged, time.perf_counter() - t0
 

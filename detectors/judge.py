@@ -52,6 +52,7 @@ Rao, J. N. K. and Scott, A. J. (1981). JASA 76(374).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,9 +69,12 @@ __all__ = [
     "JudgeItem",
     "ReferenceState",
     "Verdict",
+    "base_metric",
     "effect_reaches",
+    "interim_judge",
     "item_tests",
     "judge",
+    "look_number",
 ]
 
 Segment = tuple[str, str, str]
@@ -126,7 +130,7 @@ class JudgeConfig:
     def floor(self, metric: str, key: str) -> float:
         """Minimum effect for ``metric``: its own entry (``<metric>:ratio`` for the rate
         ratio), else the entry of ``key`` (its kind, or ``rate_ratio``), else the default."""
-        base = metric.removesuffix(RECENT_SUFFIX)
+        base = base_metric(metric)
         names = ((f"{metric}:ratio", f"{base}:ratio", key) if key == "rate_ratio"
                  else (metric, base, key))
         for table in (self.min_effect, DEFAULT_MIN_EFFECT):
@@ -137,6 +141,38 @@ class JudgeConfig:
 
 
 RECENT_SUFFIX = ":recent"
+LOOK_SUFFIX = ":look"
+TAIL_SUFFIX = ":tail"  # detectors.scan
+LOOK_FIRST = 32
+
+
+def base_metric(metric: str) -> str:
+    """The metric a test is about, without its ``:recent``, ``:look<n>`` or ``:tail<n>``
+    suffix (one alert per metric).
+
+    >>> [base_metric(m) for m in ("refusal_rate:look128", "latency_ms:recent",
+    ...                           "latency_ms:tail64", "score:tail")]
+    ['refusal_rate', 'latency_ms', 'latency_ms', 'score:tail']
+    """
+    metric = metric.removesuffix(RECENT_SUFFIX)
+    for suffix in (LOOK_SUFFIX, TAIL_SUFFIX):
+        head, sep, n = metric.rpartition(suffix)
+        if sep and n.isdigit():
+            return head
+    return metric
+
+
+def look_number(n: int, first: int = LOOK_FIRST) -> int | None:
+    """``j`` when an open window has just reached ``n = first * 2**j`` events (its ``j``-th
+    interim look), else None.
+
+    >>> [look_number(n) for n in (16, 31, 32, 33, 64, 96, 128, 4096)]
+    [None, None, 0, None, 1, None, 2, 7]
+    """
+    if first <= 0 or n < first or n % first:
+        return None
+    k = n // first
+    return k.bit_length() - 1 if k & (k - 1) == 0 else None
 
 
 @dataclass(frozen=True)
@@ -260,5 +296,52 @@ def judge(items: Sequence[JudgeItem], cfg: JudgeConfig) -> list[Verdict]:
             finding=rej and effect_reaches(t, cfg),
             reference_segment=item.reference_segment,
         )
+        for (item, t), rej in zip(rows, rejected, strict=True)
+    ]
+
+
+def interim_judge(items: Sequence[JudgeItem], cfg: JudgeConfig, look: int,
+                  multiplicity: int = 1) -> list[Verdict]:
+    """Test open windows at their ``look``-th interim look (``look_number``), so a change
+    shows before its window closes.
+
+    Each item's window is the open window so far. Its rate, numeric, categorical and text
+    tests (metric ``<metric>:look<n>``) have their p-value multiplied by
+    ``(look + 1) * (look + 2) * multiplicity`` before one Benjamini–Hochberg procedure at
+    ``fdr_q`` over the call. The factor spends the level over an unbounded number of looks
+    (``sum 1 / ((j + 1)(j + 2)) = 1``: repeated looks at a window that is still filling cannot
+    add up to more than one test's false alarms), and ``multiplicity`` is a Bonferroni
+    factor for the segments that are looked at separately but would share one family at
+    window close (the pipeline passes the number of segments of the context). The adjusted
+    p-value is the one reported; ``detail`` keeps the raw one. Volume, anomaly and
+    multivariate tests wait for the close.
+
+    >>> from detectors.summary import WindowSummary
+    >>> def window(n, refusals):
+    ...     w = WindowSummary()
+    ...     for i in range(n):
+    ...         w.add({"refusal": i < refusals}, {}, {}, None)
+    ...     return w
+    >>> item = JudgeItem(("ctx", "*", "*"), 0, window(128, 30), window(4000, 200), None)
+    >>> [(v.test.metric, v.test.p_value < 1e-6, v.finding)
+    ...  for v in interim_judge([item], JudgeConfig(), look_number(128))]
+    [('refusal_rate:look128', True, True)]
+    """
+    factor = (look + 1) * (look + 2) * max(1, multiplicity)
+    rows: list[tuple[JudgeItem, DriftTest]] = []
+    for item in items:
+        w, r = item.window, item.reference
+        if r is None or w.n < cfg.min_window_events or r.n < cfg.min_reference_events:
+            continue
+        for t in _distribution_tests(w, r, cfg, f"{LOOK_SUFFIX}{w.n}"):
+            p = min(1.0, t.p_value * factor)
+            detail = f"look {look} (n={w.n}), raw p={t.p_value:.3g} x{factor}"
+            rows.append((item, dataclasses.replace(
+                t, p_value=p, detail=f"{t.detail}; {detail}" if t.detail else detail)))
+    rejected = benjamini_hochberg([t.p_value for _, t in rows], q=cfg.fdr_q)
+    return [
+        Verdict(segment=item.segment, window_start=item.window_start, test=t, bh_rejected=rej,
+                finding=rej and effect_reaches(t, cfg),
+                reference_segment=item.reference_segment)
         for (item, t), rej in zip(rows, rejected, strict=True)
     ]

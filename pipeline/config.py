@@ -18,6 +18,9 @@ from typing import Any
 import orjson
 
 ENV_PREFIX = "POSTWATCH_"
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ class Config:
     app_id: str = "postwatch"
     partitions: int = 4
     workers: int = 1
-    worker_store: str = "memory://"  # Faust table store; rocksdb:// for production
+    # Faust table store: memory:// (embedded default) or rocksdb:// (production: rocksdict on
+    # disk under state_dir/worker-N; a restarted worker reads only the changelog tail)
+    worker_store: str = "memory://"
     # group timeouts (seconds); None = Faust's own defaults. The embedded Tansu needs short ones.
     broker_session_timeout: float | None = None
     broker_heartbeat_interval: float | None = None
@@ -73,6 +78,12 @@ class Config:
     reference_blocks: int = 6  # ... this many blocks (30 windows); the open block is not used
     reference_adapt_windows: int = 30  # a change lasting this long becomes the reference
     recent_windows: int = 3  # also test the merge of the last N windows (1 = off)
+    # early detection (detectors.scan, detectors.judge.interim_judge): a tail scan of each
+    # segment's last 32..512 events for rate and mean shifts at every 32nd event, and
+    # interim looks at open windows at 32, 64, 128, ... events; scan_alpha is the scan's
+    # false-alarm level per chunk of a context
+    early_detection: bool = True
+    scan_alpha: float = 1e-4
     min_window_events: int = 20
     min_reference_events: int = 200
     fdr_q: float = 0.01
@@ -101,6 +112,28 @@ class Config:
     # environment); each point SIGKILLs its process once per state_dir
     fault: str = ""
     query_port: int = 0  # 0 = pick a free loopback port
+    # Prometheus /metrics (0 = off): worker N serves on metrics_port + N, the sink on its own
+    metrics_port: int = 0
+    sink_metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container the scraper reaches from outside
+    # Kafka security, passed to the workers (Faust/aiokafka) and every confluent-kafka client
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str = "PLAIN"  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""  # prefer POSTWATCH_KAFKA_SASL_PASSWORD to a file
+    kafka_ssl_cafile: str = ""  # PEM CA bundle; empty = the system's trust store
+    kafka_ssl_certfile: str = ""  # client certificate (PEM), for mutual TLS
+    kafka_ssl_keyfile: str = ""  # its private key (PEM)
+    # ClickHouse over HTTPS (clickhouse = https://user:pass@host:8443/db)
+    clickhouse_ca_cert: str = ""  # PEM CA bundle; empty = certifi's
+    clickhouse_verify: bool = True  # verify the server certificate
+    clickhouse_client_cert: str = ""  # client certificate (PEM), for mutual TLS
+    clickhouse_client_key: str = ""
+    # the workers' producer (results, changelogs, forwarded events)
+    producer_linger_ms: int = 5
+    producer_batch_bytes: int = 512 * 1024
+    producer_compression: str = "lz4"  # none | gzip | snappy | lz4 | zstd
+    producer_idempotence: bool = False  # true in production; the embedded Tansu refuses it
     topics: Topics = field(default_factory=Topics)
 
     # ---- derived -------------------------------------------------------------------------
@@ -125,11 +158,41 @@ class Config:
     def embedded_store(self) -> bool:
         return self.clickhouse_dsn().startswith("chdb:")
 
+    def clickhouse_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``clickhouse_connect.get_client`` besides the DSN (TLS)."""
+        if self.embedded_store():
+            return {}
+        opts: dict[str, Any] = {"verify": self.clickhouse_verify}
+        for name, key in (("clickhouse_ca_cert", "ca_cert"),
+                          ("clickhouse_client_cert", "client_cert"),
+                          ("clickhouse_client_key", "client_cert_key")):
+            if getattr(self, name):
+                opts[key] = getattr(self, name)
+        return opts
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """librdkafka (confluent-kafka) settings: bootstrap servers and security."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": ",".join(u.removeprefix("kafka://")
+                                          for u in self.broker.split(",")),
+            "security.protocol": self.kafka_security_protocol.lower(),
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            conf.update({"sasl.mechanism": self.kafka_sasl_mechanism,
+                         "sasl.username": self.kafka_sasl_username,
+                         "sasl.password": self.kafka_sasl_password})
+        for name, key in (("kafka_ssl_cafile", "ssl.ca.location"),
+                          ("kafka_ssl_certfile", "ssl.certificate.location"),
+                          ("kafka_ssl_keyfile", "ssl.key.location")):
+            if getattr(self, name):
+                conf[key] = getattr(self, name)
+        return conf
+
     def judge_hash(self) -> str:
         """Hash of every setting that changes a verdict: alerts carry it as evidence."""
         keys = ("window_seconds", "allowed_lateness_seconds", "reference_mode",
                 "reference_block_windows", "reference_blocks", "reference_adapt_windows",
-                "recent_windows", "min_window_events",
+                "recent_windows", "early_detection", "scan_alpha", "min_window_events",
                 "min_reference_events", "fdr_q", "min_rate_diff", "min_rate_ratio",
                 "min_numeric_effect",
                 "anomaly_windows", "anomaly_consecutive", "resolve_after_windows",
@@ -151,6 +214,8 @@ class Config:
             raise ValueError("reference_mode must be trailing or hour_of_week")
         if not (0 < self.fdr_q < 1):
             raise ValueError("fdr_q must be in (0, 1)")
+        if not (0 < self.scan_alpha < 1):
+            raise ValueError("scan_alpha must be in (0, 1)")
         if not 0 < self.max_text_chars <= self.max_eval_chars:
             raise ValueError("max_text_chars must be positive and at most max_eval_chars (the "
                              "stored excerpt must lie inside the redacted, evaluated part)")
@@ -158,6 +223,23 @@ class Config:
             raise ValueError("sink_buffer_bytes and sink_batch_rows must be positive")
         if self.broker != "embedded" and not self.broker.startswith("kafka://"):
             raise ValueError(f"broker must be 'embedded' or kafka://host:port, not {self.broker!r}")
+        if self.worker_store not in ("memory://", "rocksdb://"):
+            raise ValueError(f"worker_store must be memory:// or rocksdb://, "
+                             f"not {self.worker_store!r}")
+        if self.kafka_security_protocol not in KAFKA_PROTOCOLS:
+            raise ValueError(f"kafka_security_protocol must be one of {', '.join(KAFKA_PROTOCOLS)}")
+        if self.kafka_security_protocol.startswith("SASL") and (
+                self.kafka_sasl_mechanism not in SASL_MECHANISMS or not self.kafka_sasl_username):
+            raise ValueError(f"SASL needs kafka_sasl_username and a kafka_sasl_mechanism of "
+                             f"{', '.join(SASL_MECHANISMS)}")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
+        if self.producer_compression not in COMPRESSIONS:
+            raise ValueError(f"producer_compression must be one of {', '.join(COMPRESSIONS)}")
+        if self.producer_linger_ms < 0 or self.producer_batch_bytes <= 0:
+            raise ValueError("producer_linger_ms must be >= 0 and producer_batch_bytes positive")
+        if not (0 <= self.metrics_port < 65536 and 0 <= self.sink_metrics_port < 65536):
+            raise ValueError("metrics ports must be in 0..65535 (0 = off)")
         return self
 
     # ---- (de)serialisation ---------------------------------------------------------------
@@ -183,6 +265,10 @@ class Config:
 def _coerce(value: str, annotation: str) -> Any:
     if "None" in annotation and value.lower() in ("", "none", "null"):
         return None
+    if annotation.startswith("bool"):
+        if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"not a boolean: {value!r}")
+        return value.lower() in ("1", "true", "yes", "on")
     if annotation.startswith("int"):
         return int(value)
     if annotation.startswith("float"):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from detectors.judge import base_metric
 from pipeline.config import Config
 from pipeline.publish import key_of, publish
 from pipeline.query import SinkQuery
@@ -156,7 +157,7 @@ def _metrics(row: dict[str, Any]) -> str:
     delay in windows after the onset."""
     by: dict[str, int | None] = {}
     for m in row["metrics"]:
-        base = m.removesuffix(":recent")
+        base = base_metric(m)
         d = (row.get("delay_by_metric") or {}).get(m)
         old = by.get(base)
         by[base] = d if old is None else old if d is None else min(d, old)

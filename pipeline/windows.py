@@ -63,14 +63,17 @@ from detectors.drift import DriftTest
 from detectors.evaluate import evaluate
 from detectors.judge import (
     DEFAULT_MIN_EFFECT,
-    RECENT_SUFFIX,
     JudgeConfig,
     JudgeItem,
+    base_metric,
     effect_reaches,
+    interim_judge,
     judge,
+    look_number,
 )
 from detectors.pii import redact
 from detectors.reference import ReferenceState
+from detectors.scan import TailScan, scan_tests
 from detectors.summary import WindowSummary, hashed_features
 from detectors.textclf import TextClassifier
 from detectors.textclf import load as load_classifier
@@ -486,6 +489,8 @@ class Processor:
                 cats = categorical if seg[2] != ALL else {**categorical, "model": model}
                 _add(agg, ev, flags, chars, overflow and seg[1] == ALL,
                      (numeric, cats, features))
+                if cfg.early_detection:
+                    self._early(seg, state, agg, wstart, flags, numeric, ctx)
                 if key not in open_set:
                     open_set.add(key)
                     ctx["open"].append(key)
@@ -672,6 +677,9 @@ class Processor:
                 self._dirty(key)
             if state["windows"]:
                 still_open.append(key)
+            elif state.pop("scan", None) is not None:
+                # an idle segment keeps no open-window state: its tail is stale by now
+                self._dirty(key)
         ctx["open"] = still_open
         if closed:
             self._judge(closed, f"{name}{SEP}{frontier}")
@@ -747,7 +755,6 @@ class Processor:
 
     def _judge(self, closed: list[tuple[Segment, dict[str, Any], WindowSummary]],
                step: str) -> None:
-        cfg = self.cfg
         items: list[JudgeItem] = []
         anomalies: dict[tuple[Segment, str], AnomalyResult] = {}
         kinds: dict[Segment, str] = {}
@@ -775,35 +782,12 @@ class Processor:
             found[v.segment] = found.get(v.segment, False) or finding
             row = rows[(v.segment, v.window_start)]
             ref_seg = v.reference_segment or v.segment
-            self.out.drift.append({
-                "window_start": v.window_start,
-                "window_end": row["window_end"],
-                "deployment_context": v.segment[0],
-                "cohort": v.segment[1],
-                "model": v.segment[2],
-                "level": row["level"],
-                "metric": t.metric,
-                "kind": t.kind,
-                "test": t.test,
-                "statistic": t.statistic,
-                "p_value": t.p_value,
-                "effect": t.effect,
-                "effect_name": t.effect_name,
-                "observed": t.observed,
-                "reference": t.reference,
-                "n": t.n,
-                "n_ref": t.n_ref,
-                "detail": t.detail,
-                "reference_segment": list(ref_seg),
-                "reference_kind": kinds[v.segment],
-                "fdr_q": cfg.fdr_q,
-                "bh_rejected": v.bh_rejected,
-                "finding": finding,
-            })
+            self.out.drift.append(self._drift_row(v.segment, row, t, ref_seg, kinds[v.segment],
+                                                  v.bh_rejected, finding))
             # one alert per metric: the single-window and the merged-window test of a metric
             # share its lifecycle (a finding of either fires it; the reported test is the
             # finding, preferring the single window)
-            group = (v.segment, t.kind, t.metric.removesuffix(RECENT_SUFFIX))
+            group = (v.segment, t.kind, base_metric(t.metric))
             best = alerts_due.get(group)
             if best is None or (finding and not best[3]):
                 alerts_due[group] = (row, t, ref_seg, finding)
@@ -813,6 +797,79 @@ class Processor:
             self._absorb(seg, summary, found.get(seg, False), row["window_start"], kinds[seg])
             row.pop("_samples", None)
             self.out.windows.append(row)
+
+    def _drift_row(self, seg: Segment, row: dict[str, Any], t: DriftTest, ref_seg: Segment,
+                   reference_kind: str, rejected: bool, finding: bool) -> dict[str, Any]:
+        return {
+            "window_start": row["window_start"],
+            "window_end": row["window_end"],
+            "deployment_context": seg[0],
+            "cohort": seg[1],
+            "model": seg[2],
+            "level": row["level"],
+            "metric": t.metric,
+            "kind": t.kind,
+            "test": t.test,
+            "statistic": t.statistic,
+            "p_value": t.p_value,
+            "effect": t.effect,
+            "effect_name": t.effect_name,
+            "observed": t.observed,
+            "reference": t.reference,
+            "n": t.n,
+            "n_ref": t.n_ref,
+            "detail": t.detail,
+            "reference_segment": list(ref_seg),
+            "reference_kind": reference_kind,
+            "fdr_q": self.cfg.fdr_q,
+            "bh_rejected": rejected,
+            "finding": finding,
+        }
+
+    def _early(self, seg: Segment, state: dict[str, Any], agg: dict[str, Any], wstart: int,
+               flags: Mapping[str, bool], numeric: Mapping[str, float | None],
+               ctx: dict[str, Any]) -> None:
+        """Early detection after an event was added to an open window: the segment's tail
+        scan when the event completes a chunk (rates and means of its last 32..512 events,
+        across window boundaries), and an interim look at the open window when it reaches
+        32, 64, 128, ... events. A finding fires the metric's alert at once (the window test
+        at close then continues or resolves it). Both run at fixed event counts, so a replay
+        repeats them exactly. Only findings go to ``drift_results`` (the scan runs dozens of
+        tests every 32 events)."""
+        scan = state.get("scan")
+        scan = TailScan() if scan is None else TailScan.from_dict(scan)
+        completed = scan.add(flags, numeric)
+        state["scan"] = scan.to_dict()
+        look = look_number(agg["n"])
+        if not completed and look is None:
+            return
+        ref = self._reference(seg, wstart)
+        if ref is None:
+            return
+        # the context's segments are looked at one by one: Bonferroni over them
+        multiplicity = 1 + len(ctx["cohorts"]) + len(ctx["models"])
+        jc = self.judge_config()
+        found: list[DriftTest] = []
+        if completed:
+            found += [v.test for v in scan_tests(scan, ref[2], jc, self.cfg.scan_alpha,
+                                                 multiplicity) if v.finding]
+        if look is not None:
+            summary = _obj(agg, "summary", WindowSummary)
+            item = JudgeItem(seg, wstart, summary, ref[2], ref[0])
+            found += [v.test for v in interim_judge([item], jc, look, multiplicity)
+                      if v.finding]
+        if not found:
+            return
+        row = {"window_start": wstart, "window_end": wstart + self.cfg.window_ms,
+               "level": level_of(seg), "_samples": agg["samples"]}
+        seen: set[tuple[str, str]] = set()
+        for t in found:  # the first finding of each metric (shortest tail first)
+            group = (t.kind, base_metric(t.metric))
+            if group in seen:
+                continue
+            seen.add(group)
+            self.out.drift.append(self._drift_row(seg, row, t, ref[0], ref[1], True, True))
+            self._lifecycle(seg, row, t, ref[0], True)
 
     def _decide(self, verdicts: list[Any], step: str) -> list[Any]:
         """The step's Benjamini–Hochberg decisions: recorded in the journal the first time,
@@ -929,7 +986,7 @@ class Processor:
         key = seg_key(seg)
         state = self._load(key, new_segment)
         lifecycle = state.setdefault("alerts", {}).setdefault(
-            f"{t.kind}:{t.metric.removesuffix(RECENT_SUFFIX)}", alerting.new_state())
+            f"{t.kind}:{base_metric(t.metric)}", alerting.new_state())
         status = alerting.step(lifecycle, tested=True, finding=finding,
                                window_start=row["window_start"],
                                cooldown_ms=self.cfg.alert_cooldown_seconds * 1000,
@@ -940,13 +997,13 @@ class Processor:
 
     def _alert(self, seg: Segment, row: dict[str, Any], t: DriftTest, ref_seg: Segment,
                status: str) -> dict[str, Any]:
-        dedup = stable_id(seg, t.kind, t.metric.removesuffix(RECENT_SUFFIX))
+        dedup = stable_id(seg, t.kind, base_metric(t.metric))
         direction = "up" if t.observed >= t.reference else "down"
         risk = self._load(meta_key(self.partition), new_meta)["contexts"].get(
             seg[0], {}).get("risk")
         floor = self.judge_config().floor(t.metric, t.kind)
         ratio = abs(t.effect) / floor if floor else abs(t.effect)
-        base = t.metric.removesuffix(RECENT_SUFFIX)
+        base = base_metric(t.metric)
         flag = RATE_METRICS.get(base)
         samples = row["_samples"].get(flag) if flag else None
         return {

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from detectors.judge import base_metric
 from pipeline.demo import DEMO_DEFAULTS, run_demo
 from tests.conftest import make_config
 
@@ -36,7 +37,7 @@ def test_demo_incidents_alert_within_two_windows_and_the_control_stays_quiet(
             assert all(a["window_start"] >= onset for a in hits)  # nothing before the onset
             first: dict[str, int] = {}  # metric (":recent" merged into its base) -> delay
             for a in hits:
-                m = a["metric"].removesuffix(":recent")
+                m = base_metric(a["metric"])
                 first[m] = min(first.get(m, 99), (a["window_start"] - onset) // 60_000)
             if inc["kind"] == "jailbreak_campaign":
                 assert first.get("jailbreak_rate", 99) <= 2, (cohort, first)
@@ -48,7 +49,7 @@ def test_demo_incidents_alert_within_two_windows_and_the_control_stays_quiet(
                 assert first.get("refusal_rate", 99) <= 2, (inc["kind"], cohort, first)
             if inc["kind"] == "model_switch":
                 new_model = [a for a in hits if a["segment"]["model"] != "*"
-                             and a["metric"] == "refusal_rate"]
+                             and base_metric(a["metric"]) == "refusal_rate"]
                 assert new_model and min(new_model, key=lambda a: a["window_start"])[
                     "reference_segment"] == [
                     inc["deployment_context"], cohort, "*"]

@@ -16,6 +16,7 @@ import fastjsonschema
 import orjson
 import pytest
 
+from detectors.judge import base_metric
 from pipeline.demo import collect_summary, publish_order, wait_complete
 from pipeline.publish import publish
 from pipeline.query import SinkQuery
@@ -107,12 +108,13 @@ def test_alerts_fire_for_both_incidents_and_never_for_the_control(run: dict[str,
     jb = next(i for i in scen.incidents if i.kind == "jailbreak_campaign")
     onset = scen.window_start_ms(scen.onset_ms(jb))
     jb_alerts = [a for a in alerts if a["segment"]["deployment_context"] == jb.deployment_context
-                 and a["segment"]["cohort"] == jb.cohorts[0] and a["metric"] == "jailbreak_rate"]
+                 and a["segment"]["cohort"] == jb.cohorts[0]
+                 and base_metric(a["metric"]) == "jailbreak_rate"]
     assert jb_alerts and min(a["window_start"] for a in jb_alerts) >= onset
     ms = next(i for i in scen.incidents if i.kind == "model_switch")
     ms_onset = scen.window_start_ms(scen.onset_ms(ms))
     ms_alerts = [a for a in alerts if a["segment"]["deployment_context"] == ms.deployment_context
-                 and a["metric"] == "refusal_rate"]
+                 and base_metric(a["metric"]) == "refusal_rate"]
     assert ms_alerts and min(a["window_start"] for a in ms_alerts) >= ms_onset
     assert all(a["observed"] > a["reference"] for a in ms_alerts if a["status"] == "firing")
 

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import pytest
 
+from detectors.judge import base_metric
 from tests.conftest import REPO
 
 W = 60_000
@@ -369,7 +370,7 @@ def run_alerts_while_down(tmp: Path) -> dict[str, Any]:
         c.close()
         at_alerts = {"alerts_seen": len(seen), "contexts_alerted": sorted(
             {a["segment"]["deployment_context"] for a in seen
-             if a["metric"] == "refusal_rate" and a["status"] == "firing"}),
+             if base_metric(a["metric"]) == "refusal_rate" and a["status"] == "firing"}),
             "sink_rows_written": sum(sink.rows_written.values()),
             "sink_failed_inserts": len(client.failed_at), "sink_paused": sink.paused,
             "sink_buffer_bytes": sink.buffer_bytes, "sink_buffer_messages": len(sink.buffer),

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from detectors.judge import base_metric
 from pipeline.config import Config
 from pipeline.windows import (
     OTHER,
@@ -230,8 +231,10 @@ def test_a_model_present_since_the_start_is_not_judged_against_its_parents_mix()
     assert [a for a in result.alerts if a["segment"]["model"] == "m1"] == []
 
 
-def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
-    c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0)
+@pytest.mark.parametrize("early", [True, False])
+def test_new_model_is_judged_against_its_parents_reference_and_alerts(early: bool) -> None:
+    c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0,
+            early_detection=early)
     msgs, i = [], 0
     for w in range(6):  # 6 windows of 40 events, refusal rate 5% on model m1
         for k in range(40):
@@ -245,14 +248,20 @@ def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
     msgs.append(event(i, T0 + 8 * W))
     store = Store()
     result = run(store, c, data(msgs))
-    alerts = [a for a in result.alerts if a["metric"] == "refusal_rate"]
+    alerts = [a for a in result.alerts if base_metric(a["metric"]) == "refusal_rate"]
     by_seg = {(a["segment"]["cohort"], a["segment"]["model"]): a for a in alerts}
     assert ("free", "m2") in by_seg
     new = by_seg[("free", "m2")]
     assert new["reference_segment"] == {"deployment_context": "ctx", "cohort": "free",
                                         "model": "*"}
-    assert new["n"] == 40 and new["n_ref"] == 200  # the parent's full reference blocks
-    assert new["observed"] == pytest.approx(0.6) and new["reference"] == pytest.approx(0.05)
+    assert new["n_ref"] == 200  # the parent's full reference blocks
+    if early:  # the 32nd event completes the scan's first chunk and the window's first look
+        assert new["metric"] in ("refusal_rate:tail32", "refusal_rate:look32")
+        assert new["n"] == 32 and new["observed"] == pytest.approx(20 / 32)
+    else:  # at the window's close
+        assert new["metric"] == "refusal_rate"
+        assert new["n"] == 40 and new["observed"] == pytest.approx(0.6)
+    assert new["reference"] == pytest.approx(0.05)
     assert new["window_start"] == T0 + 6 * W
     assert len(new["evidence_event_ids"]) == 5
     m2 = store.get_value(seg_key(("ctx", "free", "m2")))
@@ -262,8 +271,9 @@ def test_new_model_is_judged_against_its_parents_reference_and_alerts() -> None:
 
 
 def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
+    # window tests only: the tail scan's findings would count too (see the new-model test)
     c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0,
-            resolve_after_windows=3, alert_cooldown_seconds=3600)
+            resolve_after_windows=3, alert_cooldown_seconds=3600, early_detection=False)
     refusal = "I'm sorry, but I can't help with that."
     msgs, i = [], 0
     # 6 quiet windows (a full reference block of 5), 3 windows of 50% refusals, quiet again
@@ -372,7 +382,7 @@ def test_a_context_that_stops_sending_raises_a_dead_man_alert_resolved_by_its_ne
     msgs += [Message(2 + k, event(2 + k, T0 + k * W, ctx="busy"), timestamp_ms=T0 + k * W)
              for k in range(1, 7)]
     out = run(store, c, msgs)
-    silence = [a for a in out.alerts if a["metric"] == "silence"]
+    silence = [a for a in out.alerts if base_metric(a["metric"]) == "silence"]
     assert [(a["segment"]["deployment_context"], a["status"]) for a in silence] == [
         ("quiet", "firing")]
     assert silence[0]["window_start"] == T0 + 5 * W  # first check at or after 300 s
