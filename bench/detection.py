@@ -187,21 +187,25 @@ def _add(summary: WindowSummary, kind: str, e) -> None:
         summary.add({}, {}, {}, e)
 
 
-def _scan_view(kind: str, e) -> tuple[dict, dict]:
-    return ({"flag": bool(e)}, {}) if kind == "flag" else ({}, {"x": float(e)})
+def _scan_view(kind: str, e) -> tuple[dict, dict, dict]:
+    if kind == "flag":
+        return {"flag": bool(e)}, {}, {}
+    if kind == "cat":
+        return {}, {}, {"cat": e}
+    return {}, {"x": float(e)}, {}
 
 
 def run_postwatch(events: list, kind: str, w: int, interim: bool = True
                   ) -> tuple[list[int], int, float]:
     """Alarm positions (the event at which a window first had a finding: the tail scan at a
-    chunk of 32 events, for rates and numeric values, an interim look at ``32 * 2**j``
+    chunk of 32 events, for rates, numeric values and categories, an interim look at ``32 * 2**j``
     events, else its close), windows judged, seconds. As in the pipeline, only a finding at
     the close keeps a window out of the reference. ``interim=False``: close only."""
     cfg = JudgeConfig()
     ref = ReferenceState(BLOCK_WINDOWS, BLOCKS)
     cache_key, cache = None, None
     alarms, judged = [], 0
-    scan = TailScan() if interim and kind in ("flag", "numeric") else None
+    scan = TailScan() if interim and kind != "text" else None
     t0 = time.perf_counter()
     for start in range(0, len(events) - w + 1, w):
         key = (len(ref.full), id(ref.full[-1]) if ref.full else None)

@@ -5,12 +5,15 @@ window of 1,000 events waits for that close and is diluted by the events before 
 detectors such as ADWIN have no windows and find it sooner. :class:`TailScan` gives the
 segment the same property at the cost of a few integers of state: it keeps the segment's last
 events in chunks of ``chunk`` events (default 32) regardless of window boundaries, each chunk
-holding only its count, its Bernoulli flag counts and, per numeric metric, the count, sum and
-sum of squares (on a log scale for the metrics judged on one). When a chunk completes,
-:func:`scan_tests` tests the merged last 1, 2, 4, 8 and 16 chunks (the dyadic tails: 32 to
-512 events) against the segment's reference:
+holding only its count, its Bernoulli flag counts, its categorical counts and, per numeric
+metric, the count, sum and sum of squares (on a log scale for the metrics judged on one).
+When a chunk completes, :func:`scan_tests` tests the merged last 1, 2, 4, 8 and 16 chunks
+(the dyadic tails: 32 to 512 events) against the segment's reference:
 
 * a flag's rate: the two-proportion / Fisher test of :func:`detectors.drift.rate_drift`;
+* a categorical field's counts (finish reason, category, model; a chunk holds at most
+  ``chunk`` values of each): the two-sample contingency chi-square of
+  :func:`detectors.drift.chi2_test`, unseen categories included;
 * a numeric metric's mean: a z-test of the tail's mean against the reference's, with the
   reference's variance (under no change both come from one distribution), the reference's
   moments taken from its sketch's bucket centres and made conservative for the sketch's 1 %
@@ -24,7 +27,8 @@ change a segment raises a false scan alarm on at most a fraction ``alpha`` of it
 ``alpha = 1e-4`` that is at most one per 320,000 events of a segment. A finding also needs the
 same minimum effect as a window test (the caller's :class:`~detectors.judge.JudgeConfig`).
 
-Shape changes without a shift of the mean, categories and text wait for the window tests.
+Shape changes without a shift of the mean and text (4,096 hashed buckets: too much state for
+32-event chunks) wait for the interim looks and the window tests.
 
 Examples
 --------
@@ -54,7 +58,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from detectors.drift import DriftTest, rate_drift
+from detectors.drift import DriftTest, chi2_test, rate_drift
 from detectors.judge import TAIL_SUFFIX, JudgeConfig, effect_reaches
 from detectors.rates import benjamini_hochberg
 from detectors.summary import WindowSummary
@@ -95,11 +99,16 @@ class TailScan:
 
     @staticmethod
     def _empty() -> dict[str, Any]:
-        return {"n": 0, "flags": {}, "num": {}}
+        return {"n": 0, "flags": {}, "num": {}, "cat": {}}
 
-    def add(self, flags: Mapping[str, bool], numeric: Mapping[str, float | None]) -> bool:
+    def add(self, flags: Mapping[str, bool], numeric: Mapping[str, float | None],
+            categorical: Mapping[str, str | None] | None = None) -> bool:
         """Add one event; True when it completed a chunk (time to call :func:`scan_tests`)."""
         cur = self.current
+        for name, value in (categorical or {}).items():
+            if value is not None:
+                counts = cur.setdefault("cat", {}).setdefault(name, {})
+                counts[value] = counts.get(value, 0) + 1
         cur["n"] += 1
         self.events += 1
         for name, raised in flags.items():
@@ -134,6 +143,10 @@ class TailScan:
                     acc[0] += n
                     acc[1] += s
                     acc[2] += ss
+                for name, counts in c.get("cat", {}).items():
+                    into = merged["cat"].setdefault(name, {})
+                    for value, x in counts.items():
+                        into[value] = into.get(value, 0) + x
             out.append((k, merged))
             k *= 2
         return out
@@ -230,6 +243,9 @@ def scan_tests(scan: TailScan, reference: WindowSummary | None,
             m, s, _ss = tail["num"][name]
             if m >= min(scan.chunk, cfg.min_window_events):
                 tests.append(_mean_test(name + suffix, m, s, *moments[name]))
+        for name in sorted(set(tail["cat"]) & set(reference.categorical)):
+            tests.append(chi2_test(tail["cat"][name], reference.categorical[name],
+                                   name + suffix, min_expected=cfg.min_expected))
     # the same tail can test equal at consecutive chunks: say which chunk it was
     at = f"tail ending at the segment's event {scan.events}"
     tests = [dataclasses.replace(t, detail=f"{t.detail}; {at}" if t.detail else at)

@@ -490,7 +490,7 @@ class Processor:
                 _add(agg, ev, flags, chars, overflow and seg[1] == ALL,
                      (numeric, cats, features))
                 if cfg.early_detection:
-                    self._early(seg, state, agg, wstart, flags, numeric, ctx)
+                    self._early(seg, state, agg, wstart, flags, numeric, cats, ctx)
                 if key not in open_set:
                     open_set.add(key)
                     ctx["open"].append(key)
@@ -828,17 +828,17 @@ class Processor:
 
     def _early(self, seg: Segment, state: dict[str, Any], agg: dict[str, Any], wstart: int,
                flags: Mapping[str, bool], numeric: Mapping[str, float | None],
-               ctx: dict[str, Any]) -> None:
+               cats: Mapping[str, str | None], ctx: dict[str, Any]) -> None:
         """Early detection after an event was added to an open window: the segment's tail
-        scan when the event completes a chunk (rates and means of its last 32..512 events,
-        across window boundaries), and an interim look at the open window when it reaches
-        32, 64, 128, ... events. A finding fires the metric's alert at once (the window test
-        at close then continues or resolves it). Both run at fixed event counts, so a replay
-        repeats them exactly. Only findings go to ``drift_results`` (the scan runs dozens of
-        tests every 32 events)."""
+        scan when the event completes a chunk (rates, means and categories of its last
+        32..512 events, across window boundaries), and an interim look at the open window
+        when it reaches 32, 64, 128, ... events. A finding fires the metric's alert at once
+        (the window test at close then continues or resolves it). Both run at fixed event
+        counts, so a replay repeats them exactly. Only findings go to ``drift_results`` (the
+        scan runs dozens of tests every 32 events)."""
         scan = state.get("scan")
         scan = TailScan() if scan is None else TailScan.from_dict(scan)
-        completed = scan.add(flags, numeric)
+        completed = scan.add(flags, numeric, cats)
         state["scan"] = scan.to_dict()
         look = look_number(agg["n"])
         if not completed and look is None:
