@@ -67,7 +67,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from detectors.rates import rate_test
+from detectors.rates import fisher_exact_2x2, rate_test
 from detectors.sketch import QuantileSketch
 
 __all__ = [
@@ -408,7 +408,8 @@ def chi2_test(
     if dof == 1 and expected.min() < min_expected and deff == 1.0:
         # a 2 x 2 table with a small expected cell: the chi-square tail is far too thin
         test = "fisher_exact"
-        p_value = float(stats.fisher_exact(table.astype(np.int64)).pvalue)
+        (a, c), (b, d) = table.astype(np.int64).tolist()
+        p_value = fisher_exact_2x2(a, a + c, b, b + d)[1]
     return DriftTest(
         metric=metric,
         kind=kind,

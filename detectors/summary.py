@@ -49,6 +49,7 @@ import math
 import re
 import zlib
 from collections.abc import Mapping
+from typing import Any
 
 from detectors._codec import Reader, put_str, put_uvarint
 from detectors.sketch import QuantileSketch, _put_store, _read_store
@@ -97,6 +98,7 @@ class WindowSummary:
     """Mergeable summary of one window of one segment (see the module docstring)."""
 
     __slots__ = (
+        "_memo",
         "categorical",
         "flags",
         "max_categories",
@@ -122,6 +124,13 @@ class WindowSummary:
         self.categorical: dict[str, dict[str, int]] = {}
         self.text: dict[int, int] = {}
         self.text_n = 0
+        # values derived from the summary by readers (see :meth:`memo`); reset on change
+        self._memo: dict[Any, Any] = {}
+
+    def memo(self) -> dict[Any, Any]:
+        """A cache for values computed from this summary as it is now (a reference's moments,
+        say); emptied whenever the summary changes."""
+        return self._memo
 
     def _count_category(self, name: str, value: str, count: int) -> None:
         counts = self.categorical.setdefault(name, {})
@@ -141,6 +150,8 @@ class WindowSummary:
         False is kept with count 0 so its rate is known to be zero. ``features`` are the
         text's :func:`hashed_features`, when the caller already has them (one event feeds
         several nested segments)."""
+        if self._memo:
+            self._memo = {}
         self.n += 1
         for name, raised in flags.items():
             self.flags[name] = self.flags.get(name, 0) + bool(raised)
@@ -167,6 +178,8 @@ class WindowSummary:
         """Add ``other`` into this summary (in place) and return ``self``."""
         if (other.text_buckets, other.resolution) != (self.text_buckets, self.resolution):
             raise ValueError("cannot merge summaries with different buckets or resolution")
+        if self._memo:
+            self._memo = {}
         self.n += other.n
         for name, count in other.flags.items():
             self.flags[name] = self.flags.get(name, 0) + count

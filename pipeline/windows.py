@@ -248,6 +248,8 @@ def _obj(holder: dict[str, Any], key: str, cls: Any) -> Any:
 def _encode_default(obj: Any) -> Any:
     if isinstance(obj, WindowSummary | ReferenceState):
         return {"$b": base64.b64encode(obj.to_bytes()).decode()}
+    if isinstance(obj, TailScan):
+        return obj.to_dict()
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
@@ -837,9 +839,9 @@ class Processor:
         counts, so a replay repeats them exactly. Only findings go to ``drift_results`` (the
         scan runs dozens of tests every 32 events)."""
         scan = state.get("scan")
-        scan = TailScan() if scan is None else TailScan.from_dict(scan)
+        if not isinstance(scan, TailScan):  # decoded once, kept in the state cache
+            scan = state["scan"] = TailScan() if scan is None else TailScan.from_dict(scan)
         completed = scan.add(flags, numeric, cats)
-        state["scan"] = scan.to_dict()
         look = look_number(agg["n"])
         if not completed and look is None:
             return
