@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from detectors.rates import RateTest, _finite, benjamini_hochberg, is_finding, rate_test
+from detectors.rates import (
+    RateTest,
+    _finite,
+    benjamini_hochberg,
+    fisher_exact_2x2,
+    is_finding,
+    rate_test,
+)
 
 
 def test_z_test_matches_hand_computed_pooled_statistic() -> None:
@@ -156,3 +163,28 @@ def test_zero_reference_rate_counts_as_infinite_ratio() -> None:
     assert is_finding(t, True, 0.05, 1000.0)
     t = _t(0, 1000, 20, 100)
     assert is_finding(t, True, 0.05, 1000.0)
+
+
+@given(
+    n=st.integers(1, 600),
+    n_ref=st.integers(1, 50_000),
+    fx=st.floats(0, 1),
+    fr=st.floats(0, 1),
+)
+def test_fisher_exact_2x2_equals_scipy(n: int, n_ref: int, fx: float, fr: float) -> None:
+    x, x_ref = round(fx * n), round(fr * n_ref)
+    odds, p = fisher_exact_2x2(x, n, x_ref, n_ref)
+    ref = stats.fisher_exact([[x, n - x], [x_ref, n_ref - x_ref]])
+    assert p == pytest.approx(ref.pvalue, rel=1e-8, abs=1e-300)
+    if math.isnan(ref.statistic):
+        assert math.isnan(odds)
+    else:
+        assert odds == pytest.approx(ref.statistic, rel=1e-12)
+
+
+def test_fisher_exact_2x2_small_table_by_hand() -> None:
+    # 3/5 vs 0/5: hypergeometric probabilities of k = 0..3 successes in the first row are
+    # 1/12, 5/12, 5/12, 1/12; the two-sided p sums the two tails of probability <= 1/12
+    odds, p = fisher_exact_2x2(3, 5, 0, 5)
+    assert p == pytest.approx(2 / 12, rel=1e-12)
+    assert odds == math.inf
