@@ -865,12 +865,18 @@ class Processor:
         row = {"window_start": wstart, "window_end": wstart + self.cfg.window_ms,
                "level": level_of(seg), "_samples": agg["samples"]}
         seen: set[tuple[str, str]] = set()
+        # a drift_results row is keyed by segment, window and metric: a tail of the same
+        # length that tests significant again at a later chunk of the window would replace
+        # the first row, so the window keeps its first (the alert is firing already)
+        written = agg.setdefault("early", [])
         for t in found:  # the first finding of each metric (shortest tail first)
             group = (t.kind, base_metric(t.metric))
             if group in seen:
                 continue
             seen.add(group)
-            self.out.drift.append(self._drift_row(seg, row, t, ref[0], ref[1], True, True))
+            if t.metric not in written:
+                written.append(t.metric)
+                self.out.drift.append(self._drift_row(seg, row, t, ref[0], ref[1], True, True))
             self._lifecycle(seg, row, t, ref[0], True)
 
     def _decide(self, verdicts: list[Any], step: str) -> list[Any]:

@@ -270,6 +270,33 @@ def test_new_model_is_judged_against_its_parents_reference_and_alerts(early: boo
     assert all(a["window_start"] == T0 + 6 * W for a in result.alerts)
 
 
+def test_a_tail_that_tests_significant_at_every_chunk_writes_one_row_per_window() -> None:
+    # drift_results rows are keyed by segment, kind, metric and window (the sink's
+    # ReplacingMergeTree key): the scan's tail32 finding repeats at every chunk of an
+    # incident window and must not produce rows with one key
+    c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0)
+    msgs, i = [], 0
+    for w in range(6):  # 6 windows of 40 events, refusal rate 5%
+        for k in range(40):
+            out = "I'm sorry, but I can't help with that." if k % 20 == 0 else "Sure: step 1."
+            msgs.append(event(i, T0 + w * W + k * 100, output=out))
+            i += 1
+    for k in range(160):  # window 6: 160 events, refusal rate 60% (five chunks of 32)
+        out = "I'm sorry, but I can't help with that." if k % 5 < 3 else "Sure: step 1."
+        msgs.append(event(i, T0 + 6 * W + k * 100, output=out))
+        i += 1
+    msgs.append(event(i, T0 + 8 * W))
+    result = run(Store(), c, data(msgs))
+    keys = [(r["deployment_context"], r["cohort"], r["model"], r["kind"], r["metric"],
+             r["window_start"]) for r in result.drift]
+    assert len(keys) == len(set(keys))
+    tail32 = [r for r in result.drift if r["metric"] == "refusal_rate:tail32"
+              and r["level"] == "context"]
+    assert len(tail32) == 1  # the first full chunk of the incident; the later ones repeat its key
+    assert tail32[0]["n"] == 32 and tail32[0]["window_start"] == T0 + 6 * W
+    assert tail32[0]["detail"].endswith("tail ending at the segment's event 288")
+
+
 def test_alert_fires_once_then_resolves_after_three_clean_windows() -> None:
     # window tests only: the tail scan's findings would count too (see the new-model test)
     c = cfg(min_reference_events=100, min_window_events=20, allowed_lateness_seconds=0,
