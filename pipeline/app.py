@@ -43,10 +43,14 @@ from typing import Any
 
 import faust
 import orjson
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+from faust.types import TP
 
 from pipeline.config import Config
 from pipeline.metrics import WorkerMetrics, open_windows, serve_metrics
+from pipeline.offsets import OffsetGate
+from pipeline.sink import end_offsets
 from pipeline.windows import CONTROL_HEADER, Message, Processor, encode_state, meta_key
 
 log = logging.getLogger("postwatch.worker")
@@ -189,19 +193,63 @@ class IdempotentProducer(AIOKafkaProducer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with the fetch wait of its app (Faust hardcodes 1,500 ms: a
+    caught-up consumer on a broker that holds a fetch until the wait is up then sees new
+    events up to 1.5 s late, twice on the way to an alert counting the flush tick)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = getattr(self.app, "fetch_max_wait_ms", None)
+        if wait_ms is not None:
+            consumer._fetch_max_wait_ms = wait_ms  # read by the fetcher made in start()
+        return consumer
+
+    async def highwaters(self, *partitions: Any) -> Any:
+        """End offsets from a fetch, not from ListOffsets (see
+        :func:`pipeline.sink.end_offsets`): Faust recovers a table's partition up to these,
+        and the embedded Tansu answers ListOffsets short of the last record batch, which
+        left a reassigned partition's state without its last flush."""
+        ends = await super().highwaters(*partitions)
+        cfg = getattr(self.app, "postwatch_config", None)
+        if cfg is None or not ends:
+            return ends
+        topics = sorted({tp.topic for tp in ends})
+        true = await asyncio.to_thread(end_offsets, cfg.broker, topics,
+                                       client_config=cfg.kafka_client_config())
+        return {tp: max(end, true.get(f"{tp.topic}:{tp.partition}", end))
+                for tp, end in ends.items()}
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> Any:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
 class App(faust.App):
     idempotent = True
+    fetch_max_wait_ms: int | None = None
+    postwatch_config: Config | None = None
 
     def _new_producer(self) -> Any:
         if not self.idempotent:
             return super()._new_producer()
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
 
 def build_app(cfg: Config, worker_index: int = 0,
               metrics: WorkerMetrics | None = None) -> faust.App:
     app = App(cfg.app_id, **faust_settings(cfg, worker_index))
     app.idempotent = cfg.producer_idempotence
+    app.fetch_max_wait_ms = cfg.consumer_fetch_max_wait_ms
+    app.postwatch_config = cfg
     metrics = metrics if metrics is not None else WorkerMetrics()
     _METRICS[app] = metrics
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
@@ -337,10 +385,33 @@ def build_app(cfg: Config, worker_index: int = 0,
         logging.shutdown()
         os.kill(os.getpid(), signal.SIGKILL)
 
+    gate = OffsetGate()  # which offsets to apply: from the state, without holes
+
+    def applied_offset(p: int) -> int | None:
+        meta = caches[p].get(meta_key(p)) or get(meta_key(p))
+        return None if meta is None else meta["applied"]
+
+    async def in_order(event: Any) -> bool:
+        """Whether to apply ``event`` now (see :mod:`pipeline.offsets`)."""
+        p, offset = event.message.partition, event.message.offset
+        verdict = gate.admit(p, offset, lambda: applied_offset(p))
+        if verdict == "seek":
+            want = gate.sought[p][0]
+            log.warning("partition %d: offsets %d..%d were not delivered; seeking back to %d",
+                        p, want, offset - 1, want)
+            metrics.seeks.inc()
+            await app.consumer.seek(event.message.tp, want)
+        elif verdict == "give_up":
+            log.error("partition %d: offsets before %d never arrived after a seek; going on",
+                      p, offset)
+        return verdict in ("take", "give_up")
+
     @app.agent(source)
     async def ingest(stream: Any) -> None:
         try:
             async for event in stream.noack().events():
+                if not await in_order(event):
+                    continue
                 p = event.message.partition
                 control = is_control(event)
                 applied_next.setdefault(p, event.message.offset)
@@ -359,13 +430,18 @@ def build_app(cfg: Config, worker_index: int = 0,
             log.critical("ingest agent crashed; exiting for a restart", exc_info=True)
             os._exit(70)
 
-    @app.timer(interval=cfg.flush_interval_seconds)
+    # a batch waits flush_interval_seconds, give or take a quarter of it
+    @app.timer(interval=cfg.flush_interval_seconds / 4)
     async def ticker() -> None:
         """Table writes need a current event, so the timer asks for work with a control
         message on the partition itself: 'flush' for a waiting batch, 'idle' to close the
         windows of a silent partition. Both are replayed deterministically after a crash."""
         now = time.monotonic()
         update_lag()
+        for p, (at, _first, _dropped) in list(gate.sought.items()):
+            # Faust drops a re-fetched offset below the last one it handed out: seek again
+            # until the stale events are through and the sought one arrives
+            await app.consumer.seek(TP(cfg.topics.input, p), at)
         for tp in list(app.consumer.assignment()):
             if tp.topic != cfg.topics.input:
                 continue
@@ -398,6 +474,7 @@ def build_app(cfg: Config, worker_index: int = 0,
         mine = sorted(tp.partition for tp in app.consumer.assignment()
                       if tp.topic == cfg.topics.input)
         log.warning("input partitions assigned: %s", mine)
+        gate.reset()  # every partition resumes from its state
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
@@ -409,6 +486,7 @@ def build_app(cfg: Config, worker_index: int = 0,
                     wall.pop(tp.partition, None)
                     caches.pop(tp.partition, None)
                     applied_next.pop(tp.partition, None)
+                    gate.reset(tp.partition)
                     metrics.forget_partition(tp.partition)
 
     async def quiesce() -> None:

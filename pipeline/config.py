@@ -101,6 +101,9 @@ class Config:
     # worker batching
     batch_size: int = 500
     flush_interval_seconds: float = 0.5
+    # how long a worker's fetch may wait at the broker for new data (Faust's own: 1,500 ms);
+    # short keeps alert latency low on a broker that holds fetches for the full wait
+    consumer_fetch_max_wait_ms: int = 100
     # sink
     sink_batch_rows: int = 5_000  # messages per insert batch (also at most a quarter of the buffer)
     sink_flush_seconds: float = 0.5
@@ -238,6 +241,8 @@ class Config:
             raise ValueError(f"producer_compression must be one of {', '.join(COMPRESSIONS)}")
         if self.producer_linger_ms < 0 or self.producer_batch_bytes <= 0:
             raise ValueError("producer_linger_ms must be >= 0 and producer_batch_bytes positive")
+        if not 1 <= self.consumer_fetch_max_wait_ms <= 60_000:
+            raise ValueError("consumer_fetch_max_wait_ms must be in 1..60000")
         if not (0 <= self.metrics_port < 65536 and 0 <= self.sink_metrics_port < 65536):
             raise ValueError("metrics ports must be in 0..65535 (0 = off)")
         return self

@@ -59,6 +59,8 @@ class WorkerMetrics:
                                       registry=r)
         self.alerts = Counter("postwatch_alerts", "Alerts published, by status", ["status"],
                               registry=r)
+        self.seeks = Counter("postwatch_input_seeks", "Times the consumer was sought back over "
+                             "offsets it had not delivered", registry=r)
         self.windows_open = Gauge("postwatch_windows_open", "Open (segment, window) pairs",
                                   ["partition"], registry=r)
         self.lag = Gauge("postwatch_consumer_lag", "Input messages not yet applied",

@@ -572,15 +572,19 @@ def bootstrap(broker: str) -> str:
     return ",".join(u.removeprefix("kafka://") for u in broker.split(","))
 
 
-def end_offsets(broker: str, topics: list[str], timeout: float = 10.0) -> dict[str, int]:
-    """The next offset of every partition of ``topics`` (``"topic:partition"`` keys).
+def end_offsets(broker: str, topics: list[str], timeout: float = 10.0,
+                client_config: dict[str, Any] | None = None) -> dict[str, int]:
+    """The next offset of every partition of ``topics`` (``"topic:partition"`` keys);
+    ``client_config`` (:meth:`Config.kafka_client_config`) replaces the bare bootstrap
+    servers of ``broker`` where the cluster needs security settings.
 
     Read from a fetch response, not from ListOffsets: the embedded Tansu answers
     ListOffsets(latest) with the base offset of the partition's last record *batch* plus one,
     short of the end when a batch holds several records. Fetching from that offset (a valid
     one on any broker) returns the true high watermark."""
-    c = Consumer({"bootstrap.servers": bootstrap(broker), "group.id": "postwatch-offsets",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
+    c = Consumer({**(client_config or {"bootstrap.servers": bootstrap(broker)}),
+                  "group.id": "postwatch-offsets", "enable.auto.commit": False,
+                  "enable.partition.eof": True})
     try:
         meta = c.list_topics(timeout=timeout).topics
         out: dict[str, int] = {}
