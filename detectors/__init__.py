@@ -4,7 +4,7 @@ Nothing here imports Kafka, Faust or ClickHouse; every function takes text or co
 returns plain values, so the same code serves the stream, backfills and notebooks.
 """
 
-from detectors.canary import CanaryConfig, CanaryState, CanaryVerdict, decide  # noqa: F401
+from detectors.canary import CanaryConfig, CanaryState, CanaryVerdict, decide
 from detectors.evaluate import Signals, evaluate
 from detectors.harmful_output import harmful_output_score, is_harmful_output
 from detectors.harmful_request import harmful_request_score, is_harmful_request
@@ -14,10 +14,14 @@ from detectors.rates import RateTest, benjamini_hochberg, is_finding, rate_test
 from detectors.refusal import is_refusal, refusal_score
 
 __all__ = [
+    "CanaryConfig",
+    "CanaryState",
+    "CanaryVerdict",
     "PiiMatch",
     "RateTest",
     "Signals",
     "benjamini_hochberg",
+    "decide",
     "evaluate",
     "find_pii",
     "harmful_output_score",
