@@ -363,7 +363,7 @@ def run_alerts_while_down(tmp: Path) -> dict[str, Any]:
                     seen.append(orjson.loads(m.value()))
                 elif m.error().code() != KafkaError._PARTITION_EOF:
                     raise RuntimeError(str(m.error()))
-            got = {(a["segment"]["deployment_context"], a["metric"], a["status"])
+            got = {(a["segment"]["deployment_context"], base_metric(a["metric"]), a["status"])
                    for a in seen if a["level"] == "context"}
             if want <= got and sink.paused:
                 break
