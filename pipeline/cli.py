@@ -41,24 +41,35 @@ def _running(cfg: Config) -> Config:
 
 @contextlib.contextmanager
 def _exclusive(cfg: Config) -> Iterator[None]:
-    """One `up` or `demo` per state directory: a second one would overwrite the first's
-    runtime files. The lock is the kernel's (flock), so a killed process releases it."""
+    """One `up` or `demo` per state directory, and per embedded store: a second one would
+    overwrite the first's runtime files, or find the store locked by the first's sink (and
+    remove the file through which `query` reaches it). The locks are the kernel's (flock), so
+    a killed process releases them."""
     state = Path(cfg.state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    with open(state / "up.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            pid = fh.read().strip() or "?"
-            raise click.ClickException(
-                f"another postwatch up/demo (pid {pid}) is running with state dir {state}; "
-                "stop it or pass another --state-dir") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+    with contextlib.ExitStack() as stack:
+        _lock(stack, state / "up.lock", f"with state dir {state}", "--state-dir")
+        if cfg.embedded_store():
+            store = Path(cfg.store).resolve()
+            store.parent.mkdir(parents=True, exist_ok=True)
+            _lock(stack, store.with_suffix(".lock"), f"on the embedded store {store}", "--store")
         yield
+
+
+def _lock(stack: contextlib.ExitStack, path: Path, what: str, option: str) -> None:
+    fh = stack.enter_context(open(path, "a+"))  # noqa: SIM115
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        pid = fh.read().strip() or "?"
+        raise click.ClickException(
+            f"another postwatch up/demo (pid {pid}) is running {what}; "
+            f"stop it or pass another {option}") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -208,12 +219,20 @@ def replay(ctx: click.Context, data_dir: str | None, seed: int, minutes: int,
 @click.pass_context
 def publish_file(ctx: click.Context, file: str) -> None:
     """Publish schema-v1 JSON lines from FILE (keyed by deployment_context)."""
-    from pipeline.publish import key_of, publish
+    from pipeline.publish import PublishError, key_of, publish
 
     cfg = _running(_config(ctx))
     with open(file, "rb") as fh:
-        lines = [line.rstrip(b"\r\n") for line in fh if line.strip()]
-    n = publish(cfg, ((key_of(v), v) for v in lines), total=len(lines))
+        numbered = [(no, line.rstrip(b"\r\n")) for no, line in enumerate(fh, 1) if line.strip()]
+    try:
+        n = publish(cfg, ((key_of(v), v) for _, v in numbered), total=len(numbered))
+    except PublishError as exc:
+        click.echo(f"published {exc.delivered} messages to {cfg.topics.input}; "
+                   f"{len(exc.failed)} not delivered:", err=True)
+        for index, why in exc.failed[:20]:
+            where = f"line {numbered[index][0]}" if index >= 0 else "producer"
+            click.echo(f"  {where}: {why}", err=True)
+        ctx.exit(1)
     click.echo(f"published {n} messages to {cfg.topics.input}")
 
 

@@ -124,10 +124,30 @@ def test_a_second_up_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
     from pipeline.cli import _exclusive  # the lock `up` and `demo` take
     from pipeline.config import Config
 
-    cfg = Config(state_dir=str(tmp_path / "state"))
+    cfg = Config(state_dir=str(tmp_path / "state"), store=str(tmp_path / "store"))
     with (_exclusive(cfg),
           pytest.raises(click.ClickException, match="another postwatch up/demo"),
           _exclusive(cfg)):
         pass
     with _exclusive(cfg):  # released when the first one ends
         pass
+
+
+def test_a_second_up_on_the_same_embedded_store_is_refused(tmp_path: Path) -> None:
+    # another state dir but the same (default) store: its sink could not open the store, and
+    # it would remove the file through which `query` reaches the first one's sink
+    import click
+    import pytest
+
+    from pipeline.cli import _exclusive
+    from pipeline.config import Config
+
+    first = Config(state_dir=str(tmp_path / "a"), store=str(tmp_path / "store"))
+    same_store = first.with_(state_dir=str(tmp_path / "b"))
+    other_store = same_store.with_(store=str(tmp_path / "store2"))
+    with _exclusive(first):
+        with (pytest.raises(click.ClickException, match=r"embedded store .*--store"),
+              _exclusive(same_store)):
+            pass
+        with _exclusive(other_store):
+            pass
