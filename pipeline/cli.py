@@ -304,10 +304,21 @@ def baseline() -> None:
     """Freeze or clear the reference that a context's segments are judged against."""
 
 
-def _time_ms(value: str) -> int:
-    from pipeline.validate import parse_rfc3339_ms
+def _time_ms(value: str, option: str = "time") -> int:
+    """RFC 3339 with an offset, or epoch milliseconds (2000-01-01 to 2100-01-01)."""
+    from pipeline.validate import MIN_TIMESTAMP_MS, parse_rfc3339_ms
 
-    return int(value) if value.isdigit() else parse_rfc3339_ms(value)
+    try:
+        ms = int(value) if value.isdigit() else parse_rfc3339_ms(value)
+    except (ValueError, OverflowError) as exc:
+        raise click.BadParameter(f"{value!r} is not RFC 3339 with an offset "
+                                 f"(2026-12-04T18:00:00Z) or epoch milliseconds ({exc})",
+                                 param_hint=option) from None
+    if not MIN_TIMESTAMP_MS <= ms < 4_102_444_800_000:
+        hint = " (epoch seconds? multiply by 1000)" if 946_684_800 <= ms < 4_102_444_800 else ""
+        raise click.BadParameter(f"{value!r} is outside 2000-01-01..2100-01-01 as epoch "
+                                 f"milliseconds{hint}", param_hint=option)
+    return ms
 
 
 def _send_control(cfg: Config, message: dict[str, Any]) -> None:
@@ -331,8 +342,10 @@ def freeze(ctx: click.Context, context: str, start: str, end: str) -> None:
     from pipeline.baseline import control_message, merged_summaries
     from pipeline.query import SinkQuery
 
+    period = (_time_ms(start, "--from"), _time_ms(end, "--to"))
+    if period[0] >= period[1]:
+        raise click.BadParameter(f"--from ({start}) must be before --to ({end})")
     cfg = _running(_config(ctx))
-    period = (_time_ms(start), _time_ms(end))
     merged = merged_summaries(SinkQuery.for_config(cfg), cfg, context, *period)
     if not merged:
         raise click.ClickException(f"no closed windows of {context!r} in that period")

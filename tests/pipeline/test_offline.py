@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from detectors.textclf import load
@@ -151,3 +152,20 @@ def test_a_second_up_on_the_same_embedded_store_is_refused(tmp_path: Path) -> No
             pass
         with _exclusive(other_store):
             pass
+
+
+@pytest.mark.parametrize(("start", "end", "says"), [
+    ("notatime", "2026-12-04T19:00:00Z", "'notatime' is not RFC 3339"),
+    ("2026-12-04T18:00:00", "2026-12-04T19:00:00Z", "needs an offset"),
+    ("2026-12-04T18:00:00+25:00", "2026-12-04T19:00:00Z", "is not RFC 3339"),
+    ("99999999999999999999999", "2026-12-04T19:00:00Z", "outside 2000-01-01..2100-01-01"),
+    ("1796400000", "1796403600000", "epoch seconds? multiply by 1000"),
+    ("2026-12-04T19:00:00Z", "2026-12-04T18:00:00Z", "must be before --to"),
+])
+def test_baseline_freeze_refuses_bad_times_with_a_message(tmp_path: Path, start: str, end: str,
+                                                          says: str) -> None:
+    res = CliRunner().invoke(main, ["--state-dir", str(tmp_path), "baseline", "freeze",
+                                    "--context", "c", "--from", start, "--to", end])
+    assert res.exit_code == 2, res.output
+    assert says in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
