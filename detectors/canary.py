@@ -939,6 +939,18 @@ def _naive_bounds(d: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarr
     return d - z * se, d + z * se
 
 
+def _tally(m: MetricSpec, lo: np.ndarray, up: np.ndarray, harm_crit: np.ndarray,
+           harm_std: np.ndarray, all_ni: np.ndarray) -> None:
+    """One metric's bounds into the rollouts' counts, in place: harm shown (critical, or one
+    more standard metric) and non-inferiority shown."""
+    harmful = lo >= m.harm_margin
+    if m.critical:
+        harm_crit |= harmful
+    else:
+        harm_std += harmful
+    all_ni &= up <= m.ni_margin
+
+
 def run_gate(config: CanaryConfig, data: Mapping[str, Any], method: str = "anytime",
              hard_stop_on_flags: str | None = None) -> dict[str, np.ndarray]:
     """Run the gate over simulated rollouts at once (:func:`simulate_windows` data) and
@@ -1003,12 +1015,7 @@ def run_gate(config: CanaryConfig, data: Mapping[str, Any], method: str = "anyti
                              + pc * (1 - pc) / np.maximum(c[:, 3], 1))
                 lo, up = _naive_bounds(pc - pb, se, a)
                 lo, up = np.where(ok, lo, -1.0), np.where(ok, up, 1.0)
-            harmful, ni = lo >= m.harm_margin, up <= m.ni_margin
-            if m.critical:
-                harm_crit |= harmful
-            else:
-                harm_std += harmful
-            all_ni &= ni
+            _tally(m, lo, up, harm_crit, harm_std, all_ni)
             if m.name == hard_stop_on_flags:
                 leaks[act] += xc if m.direction == 1 else nc - xc
         for m in num_specs:
@@ -1027,12 +1034,7 @@ def run_gate(config: CanaryConfig, data: Mapping[str, Any], method: str = "anyti
                 vc = np.maximum((cc[:, 2] - nc_ * mc * mc) / (nc_ - 1), 1e-12)
                 lo, up = _naive_bounds(mc - mb, np.sqrt(vb / nb_ + vc / nc_), a)
                 lo, up = np.where(ok, lo, -np.inf), np.where(ok, up, np.inf)
-            harmful, ni = lo >= m.harm_margin, up <= m.ni_margin
-            if m.critical:
-                harm_crit |= harmful
-            else:
-                harm_std += harmful
-            all_ni &= ni
+            _tally(m, lo, up, harm_crit, harm_std, all_ni)
         ev[act] += np.stack([data["events_b"][act, w], data["events_c"][act, w]], axis=1)
         e_b, e_c = ev[act, 0], ev[act, 1]
         log_e_srm = (special.betaln(k * s + e_c, k * (1 - s) + e_b)
